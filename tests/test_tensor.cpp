@@ -1,0 +1,126 @@
+// Tensor basics: factories, shapes, views, element access, printing, comparison, RNG.
+#include <catch2/catch.hpp>
+#include <sstream>
+
+#include <inv/inv.hpp>
+
+using namespace inv;
+
+TEST_CASE("factories fill shapes and values", "[tensor]") {
+  const Tensor z = zeros({2, 3});
+  CHECK(z.shape() == Shape{2, 3});
+  CHECK(z.numel() == 6);
+  CHECK(z.dtype() == kFloat32);
+  CHECK(z.to_vector<double>() == std::vector<double>(6, 0.0));
+  CHECK(ones({4}, kFloat64).to_vector<double>() == std::vector<double>(4, 1.0));
+  CHECK(full({2}, 2.5).to_vector<double>() == std::vector<double>{2.5, 2.5});
+  CHECK(arange(4).to_vector<double>() == std::vector<double>{0, 1, 2, 3});
+  CHECK(arange(1.0, 2.0, 0.25).to_vector<double>() == std::vector<double>{1.0, 1.25, 1.5, 1.75});
+  const Tensor t = tensor({1, 2, 3, 4, 5, 6}, {2, 3});
+  CHECK(t.at<float>({1, 2}) == 6.0f);
+  CHECK(t.at<float>({0, 1}) == 2.0f);
+  CHECK(scalar_tensor(3.0).dim() == 0);
+  CHECK(scalar_tensor(3.0).item() == 3.0);
+}
+
+TEST_CASE("bad factory arguments and accesses throw inv::Error", "[tensor]") {
+  CHECK_THROWS_AS(from_vector(std::vector<float>{1, 2, 3}, {2, 2}), Error);
+  CHECK_THROWS_WITH(from_vector(std::vector<float>{1, 2, 3}, {2, 2}),
+                    Catch::Contains("(2,2)") && Catch::Contains("got 3"));
+  const Tensor t = zeros({2, 3});
+  CHECK_THROWS_WITH(t.at<float>({2, 0}), Catch::Contains("index 2 out of range"));
+  CHECK_THROWS_WITH(t.at<float>({0}), Catch::Contains("expected 2 indices"));
+  CHECK_THROWS_WITH(t.data<double>(), Catch::Contains("float32"));
+  CHECK_THROWS_WITH(t.item(), Catch::Contains("(2,3)"));
+  CHECK_THROWS_AS(Tensor().shape(), Error);
+  CHECK_THROWS_AS(empty({-1, 2}), Error);
+}
+
+TEST_CASE("reshape, view and flatten share storage; other ops copy", "[tensor]") {
+  Tensor x = arange(24).requires_grad_(false);
+  Tensor y = reshape(x, {2, 3, 4});
+  CHECK(y.shares_storage(x));
+  CHECK(reshape(x, {4, -1}).shape() == Shape{4, 6});
+  CHECK(flatten(y, 1).shape() == Shape{2, 12});
+  CHECK(flatten(y, 1).shares_storage(x));
+  CHECK(unsqueeze(y, 0).shape() == Shape{1, 2, 3, 4});
+  CHECK(squeeze(unsqueeze(y, 3), 3).shape() == Shape{2, 3, 4});
+  y.at<float>({1, 2, 3}) = 100;
+  CHECK(x.at<float>({23}) == 100.0f);  // writing through the view changes the base
+  CHECK_FALSE(permute(y, {2, 0, 1}).shares_storage(x));
+  CHECK_THROWS_WITH(reshape(x, {5, 5}), Catch::Contains("(24)") && Catch::Contains("(5,5)"));
+  CHECK_THROWS_AS(reshape(x, {-1, -1}), Error);
+  CHECK_THROWS_WITH(squeeze(y, 0), Catch::Contains("expected 1"));
+}
+
+TEST_CASE("copy_, fill_, detach, equal and allclose", "[tensor]") {
+  Tensor a = tensor({1, 2, 3});
+  Tensor b = zeros({3}, kFloat64);
+  b.copy_(a);
+  CHECK(b.to_vector<double>() == std::vector<double>{1, 2, 3});
+  CHECK_THROWS_AS(b.copy_(zeros({4})), Error);
+  Tensor d = a.detach();
+  CHECK(d.shares_storage(a));
+  CHECK_FALSE(d.requires_grad());
+  CHECK(equal(a, tensor({1, 2, 3})));
+  CHECK_FALSE(equal(a, tensor({1, 2, 3.001})));
+  CHECK(allclose(a, tensor({1, 2, 3.000001})));
+  CHECK_FALSE(allclose(a, tensor({1, 2, 3.1})));
+  CHECK_FALSE(allclose(tensor({std::nan("")}), tensor({std::nan("")})));
+  CHECK_THROWS_WITH(allclose(a, zeros({2})), Catch::Contains("(3)") && Catch::Contains("(2)"));
+  CHECK(max_abs_diff(a, tensor({1, 2.5, 3})) == 0.5);
+  a.fill_(7);
+  CHECK(a.to_vector<double>() == std::vector<double>{7, 7, 7});
+}
+
+TEST_CASE("printing looks like PyTorch and elides long dimensions", "[tensor]") {
+  std::ostringstream os;
+  os << tensor({1, 2, 3, 4}, {2, 2});
+  CHECK(os.str() == "tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]], shape=(2,2))");
+  std::ostringstream os2;
+  os2 << arange(10, kFloat64);
+  CHECK(os2.str() ==
+        "tensor([0.0000, 1.0000, 2.0000, ..., 7.0000, 8.0000, 9.0000], shape=(10), dtype=float64)");
+  std::ostringstream os3;
+  os3 << Tensor();
+  CHECK(os3.str() == "tensor(undefined)");
+}
+
+TEST_CASE("the generator is deterministic and has the right moments", "[tensor][random]") {
+  Generator g1(42), g2(42), g3(43);
+  const Tensor a = randn({1000}, g1, kFloat64), b = randn({1000}, g2, kFloat64), c = randn({1000}, g3, kFloat64);
+  CHECK(equal(a, b));
+  CHECK_FALSE(equal(a, c));
+  // 100k normals: mean within 0.01, variance within 0.02 of N(0,1).
+  Generator g(7);
+  const auto v = randn({100000}, g, kFloat64).to_vector<double>();
+  double m = 0, s2 = 0;
+  for (double x : v) m += x;
+  m /= double(v.size());
+  for (double x : v) s2 += (x - m) * (x - m);
+  s2 /= double(v.size());
+  CHECK(std::fabs(m) < 0.01);
+  CHECK(std::fabs(s2 - 1) < 0.02);
+  const auto u = rand({100000}, g, kFloat64).to_vector<double>();
+  CHECK(*std::min_element(u.begin(), u.end()) >= 0.0);
+  CHECK(*std::max_element(u.begin(), u.end()) < 1.0);
+  // State round trip continues the same stream.
+  const Generator::State st = g.state();
+  const double next = g.normal();
+  g.set_state(st);
+  CHECK(g.normal() == next);
+  // randint covers its range uniformly enough and rejects n <= 0.
+  std::vector<int> counts(3, 0);
+  for (int i = 0; i < 3000; ++i) ++counts[static_cast<size_t>(g.randint(3))];
+  for (int k : counts) CHECK(std::abs(k - 1000) < 100);
+  CHECK_THROWS_AS(g.randint(0), Error);
+}
+
+TEST_CASE("shape helpers: broadcasting rules and messages", "[tensor]") {
+  CHECK(broadcast_shapes({8, 1, 6, 1}, {7, 1, 5}) == Shape{8, 7, 6, 5});
+  CHECK(broadcast_shapes({}, {3}) == Shape{3});
+  CHECK_THROWS_WITH(broadcast_shapes({2, 3}, {3, 2}), Catch::Contains("(2,3)") && Catch::Contains("(3,2)"));
+  CHECK(to_string(Shape{}) == "()");
+  CHECK(wrap_dim(-1, 4, "t") == 3);
+  CHECK_THROWS_AS(wrap_dim(4, 4, "t"), Error);
+}
