@@ -13,3 +13,4 @@
 #include "inv/ops/linalg.hpp"
 #include "inv/ops/loss.hpp"
 #include "inv/ops/total_variation.hpp"
+#include "inv/metrics.hpp"
