@@ -21,6 +21,13 @@
 
 namespace inv::kernels {
 
+/// Output length of a sliding window over a (padded) length: floor((padded - d·(k-1) - 1) / s) + 1,
+/// or 0 when the window does not fit.
+inline int64_t out_size(int64_t padded, int64_t k, int64_t s, int64_t d) {
+  const int64_t span = padded - d * (k - 1) - 1;
+  return span < 0 ? 0 : span / s + 1;
+}
+
 struct ConvGeometry {
   int64_t N = 0, C = 0, H = 0, W = 0;  // input
   int64_t O = 0, kh = 0, kw = 0;       // weight (O, C/groups, kh, kw)
@@ -29,8 +36,8 @@ struct ConvGeometry {
   int64_t dh = 1, dw = 1;              // dilation
   int64_t groups = 1;
 
-  int64_t OH() const { return (H + pt + pb - dh * (kh - 1) - 1) / sh + 1; }
-  int64_t OW() const { return (W + pl + pr - dw * (kw - 1) - 1) / sw + 1; }
+  int64_t OH() const { return out_size(H + pt + pb, kh, sh, dh); }
+  int64_t OW() const { return out_size(W + pl + pr, kw, sw, dw); }
   int64_t Cg() const { return C / groups; }  // input channels per group
   int64_t Og() const { return O / groups; }  // output channels per group
   int64_t K() const { return Cg() * kh * kw; }  // GEMM depth per group

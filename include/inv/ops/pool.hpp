@@ -10,6 +10,7 @@
 
 #include <limits>
 
+#include "inv/kernels/conv_naive.hpp"
 #include "inv/ops/elementwise.hpp"
 
 namespace inv {
@@ -41,8 +42,8 @@ struct Pool2dOptions {
     count_include_pad_ = on;
     return *this;
   }
-  int64_t out_h(int64_t H) const { return (H + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) / stride_h + 1; }
-  int64_t out_w(int64_t W) const { return (W + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
+  int64_t out_h(int64_t H) const { return kernels::out_size(H + 2 * pad_h, kernel_h, stride_h, dilation_h); }
+  int64_t out_w(int64_t W) const { return kernels::out_size(W + 2 * pad_w, kernel_w, stride_w, dilation_w); }
 };
 
 namespace detail {

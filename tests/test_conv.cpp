@@ -1,0 +1,252 @@
+// conv2d and conv_transpose2d: worked examples, fast vs naive kernels, the adjoint
+// identity, gradient checks, thread-count independence.
+#include <catch2/catch.hpp>
+
+#include "gradcheck.hpp"
+
+using namespace inv;
+using inv::testing::gradcheck;
+using V = std::vector<double>;
+
+namespace {
+
+Tensor dt(std::vector<double> v, Shape s) { return from_vector(v, s, kFloat64); }
+Tensor rnd(Shape s, uint64_t seed) {
+  Generator g(seed);
+  return randn(s, g, kFloat64);
+}
+/// x = 1..25 as a (1,1,5,5) image.
+Tensor ramp5() {
+  V v(25);
+  for (int i = 0; i < 25; ++i) v[size_t(i)] = i + 1;
+  return dt(v, {1, 1, 5, 5});
+}
+double dot(const Tensor& a, const Tensor& b) { return inv::testing::dot(a, b); }
+
+struct ConvGrads {
+  Tensor y, dx, dw, db;
+};
+ConvGrads conv_with_grads(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Tensor& dy,
+                          const Conv2dOptions& opt) {
+  Tensor x = copy_data(x0).requires_grad_(), w = copy_data(w0).requires_grad_(), b = copy_data(b0).requires_grad_();
+  Tensor y = conv2d(x, w, b, opt);
+  y.backward(dy);
+  return {y, x.grad(), w.grad(), b.grad()};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Worked examples: every output and gradient written out (integers, exact).
+// ---------------------------------------------------------------------------
+
+TEST_CASE("conv2d worked example: 5x5 input, 3x3 kernel, stride 2", "[conv][worked]") {
+  // x = [[1..5], [6..10], ..., [21..25]], w = [[1,2,0],[0,-1,1],[3,0,-2]], b = 0.5.
+  // y[0,0] = (1+4+0) + (0-7+8) + (33+0-26) + 0.5 = 13.5
+  const Tensor w = dt({1, 2, 0, 0, -1, 1, 3, 0, -2}, {1, 1, 3, 3});
+  auto r = conv_with_grads(ramp5(), w, dt({0.5}, {1}), dt({1, 2, 3, 4}, {1, 1, 2, 2}), Conv2dOptions().stride(2));
+  CHECK(r.y.shape() == Shape{1, 1, 2, 2});
+  CHECK(r.y.to_vector<double>() == V{13.5, 21.5, 53.5, 61.5});
+  CHECK(r.dx.to_vector<double>() == V{1, 2, 2, 4, 0,  //
+                                      0, -1, 1, -2, 2,  //
+                                      6, 6, 8, 8, -4,   //
+                                      0, -3, 3, -4, 4,  //
+                                      9, 0, 6, 0, -8});
+  CHECK(r.dw.to_vector<double>() == V{92, 102, 112, 142, 152, 162, 192, 202, 212});
+  CHECK(r.db.to_vector<double>() == V{10});
+}
+
+TEST_CASE("conv2d worked example: dilation 2", "[conv][worked]") {
+  // A 2x2 kernel with dilation 2 reads x[oy + 2i, ox + 2j]: y[0,0] = 1 - 3 + 2·11 + 13 = 33.
+  const Tensor w = dt({1, -1, 2, 1}, {1, 1, 2, 2});
+  auto r = conv_with_grads(ramp5(), w, dt({0}, {1}), dt({1, 0, -1, 2, 1, 0, 0, 1, 1}, {1, 1, 3, 3}),
+                           Conv2dOptions().dilation(2));
+  CHECK(r.y.to_vector<double>() == V{33, 36, 39, 48, 51, 54, 63, 66, 69});
+  CHECK(r.dx.to_vector<double>() == V{1, 0, -2, 0, 1,   //
+                                      2, 1, -2, -1, 0,  //
+                                      2, 1, 0, -1, -2,  //
+                                      4, 2, 2, 1, 0,    //
+                                      0, 2, 2, 1, 1});
+  CHECK(r.dw.to_vector<double>() == V{42, 52, 92, 102});
+  CHECK(r.db.to_vector<double>() == V{5});
+}
+
+TEST_CASE("conv2d worked example: asymmetric padding (top 1, bottom 0, left 0, right 2)", "[conv][worked]") {
+  // x = [[1,2,3],[4,5,6],[7,8,9]], w = [[1,2],[3,4]]; padded image is 4 rows x 5 columns.
+  const Tensor x = dt({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3}), w = dt({1, 2, 3, 4}, {1, 1, 2, 2});
+  auto r = conv_with_grads(x, w, dt({0}, {1}), dt({1, 1, 1, 1, 1, 2, 1, 1, 0, 0, 1, 3}, {1, 1, 3, 4}),
+                           Conv2dOptions().padding(1, 0, 0, 2));
+  CHECK(r.y.shape() == Shape{1, 1, 3, 4});
+  CHECK(r.y.to_vector<double>() == V{11, 18, 9, 0, 37, 47, 21, 0, 67, 77, 33, 0});
+  CHECK(r.dx.to_vector<double>() == V{4, 11, 12, 3, 10, 12, 0, 0, 3});
+  CHECK(r.dw.to_vector<double>() == V{14, 8, 35, 22});
+  CHECK(r.db.to_vector<double>() == V{13});
+}
+
+TEST_CASE("conv_transpose2d worked examples: stride 2, and padding 1 with output_padding 1", "[conv][worked]") {
+  // Each input pixel stamps a copy of w, scaled by its value, every 2 pixels.
+  const Tensor x = dt({1, 2, 3, 4}, {1, 1, 2, 2}), w = dt({1, 0, 2, 0, 1, 0, 3, 0, 1}, {1, 1, 3, 3});
+  const Tensor y = conv_transpose2d(x, w, Tensor(), ConvTranspose2dOptions().stride(2));
+  CHECK(y.shape() == Shape{1, 1, 5, 5});
+  CHECK(y.to_vector<double>() == V{1, 0, 4, 0, 4,    //
+                                   0, 1, 0, 2, 0,    //
+                                   6, 0, 17, 0, 10,  //
+                                   0, 3, 0, 4, 0,    //
+                                   9, 0, 15, 0, 4});
+  // padding 1 crops one pixel per side of the 6x6 result (5x5 plus one output_padding row/column).
+  const Tensor y2 =
+      conv_transpose2d(x, w, dt({0.5}, {1}), ConvTranspose2dOptions().stride(2).padding(1).output_padding(1));
+  CHECK(y2.shape() == Shape{1, 1, 4, 4});
+  CHECK(y2.to_vector<double>() == V{1.5, 0.5, 2.5, 0.5, 0.5, 17.5, 0.5, 10.5, 3.5, 0.5, 4.5, 0.5, 0.5, 15.5, 0.5, 4.5});
+}
+
+TEST_CASE("conv shape errors name what was expected", "[conv][errors]") {
+  CHECK_THROWS_WITH(conv2d(zeros({3, 28, 28}), zeros({8, 3, 5, 5})),
+                    Catch::Contains("expected 4-D (N,C,H,W) input, got (3,28,28)"));
+  CHECK_THROWS_WITH(conv2d(zeros({1, 3, 8, 8}), zeros({8, 2, 3, 3})), Catch::Contains("(8,2,3,3)"));
+  CHECK_THROWS_WITH(conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 5, 5})), Catch::Contains("too small"));
+  CHECK_THROWS_WITH(conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 5, 5}), Tensor(), Conv2dOptions().stride(2)),
+                    Catch::Contains("too small"));  // floor((4 - 5) / 2) + 1 = 0, not 1
+  CHECK_THROWS_WITH(conv2d(zeros({1, 1, 8, 8}), zeros({2, 1, 3, 3}), zeros({3})), Catch::Contains("bias"));
+  CHECK_THROWS_WITH(conv2d(zeros({1, 3, 8, 8}), zeros({4, 1, 3, 3}), Tensor(), Conv2dOptions().groups(3)),
+                    Catch::Contains("divisible"));
+  CHECK_THROWS_WITH(conv_transpose2d(zeros({1, 2, 4, 4}), zeros({2, 1, 3, 3}), Tensor(),
+                                     ConvTranspose2dOptions().stride(2).output_padding(2)),
+                    Catch::Contains("output_padding"));
+  CHECK_THROWS_AS(conv2d(zeros({1, 1, 8, 8}), zeros({1, 1, 3, 3}), Tensor(), Conv2dOptions().stride(0)), Error);
+}
+
+// ---------------------------------------------------------------------------
+// The fast kernels against the naive reference.
+// ---------------------------------------------------------------------------
+
+namespace {
+struct GeomCase {
+  int64_t N, C, H, W, O, kh, kw, sh, sw, pt, pb, pl, pr, dh, dw, groups;
+};
+}  // namespace
+
+TEST_CASE("im2col+GEMM kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
+  const std::vector<GeomCase> cases = {
+      {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // padding 1
+      {3, 4, 9, 8, 6, 3, 3, 2, 2, 1, 2, 0, 1, 2, 2, 2},      // stride 2, asymmetric padding, dilation 2, groups 2
+      {1, 1, 5, 5, 1, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1},      // stride 2
+      {20, 2, 6, 6, 4, 2, 2, 1, 1, 0, 0, 0, 0, 1, 1, 2},     // many images: several per chunk
+      {33, 1, 28, 28, 8, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1},   // LeNet conv1, odd batch
+      {4, 8, 12, 12, 16, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1},   // LeNet conv2
+      {2, 6, 10, 7, 6, 3, 2, 2, 1, 1, 0, 2, 1, 1, 2, 6},     // depthwise, non-square kernel
+      {3, 4, 8, 8, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},      // 1x1
+      {2, 3, 11, 9, 5, 3, 5, 3, 2, 2, 1, 0, 3, 2, 1, 1},     // stride 3x2, mixed padding and dilation
+  };
+  for (Dtype dtype : {kFloat64, kFloat32}) {
+    Generator g(1);
+    for (const auto& c : cases) {
+      kernels::ConvGeometry G;
+      G.N = c.N, G.C = c.C, G.H = c.H, G.W = c.W, G.O = c.O, G.kh = c.kh, G.kw = c.kw, G.sh = c.sh, G.sw = c.sw;
+      G.pt = c.pt, G.pb = c.pb, G.pl = c.pl, G.pr = c.pr, G.dh = c.dh, G.dw = c.dw, G.groups = c.groups;
+      const Tensor x = randn({c.N, c.C, c.H, c.W}, g, dtype), w = randn({c.O, c.C / c.groups, c.kh, c.kw}, g, dtype);
+      const Tensor dy = randn({c.N, c.O, G.OH(), G.OW()}, g, dtype);
+      const double tol = dtype == kFloat64 ? 1e-12 : 2e-4;
+      dispatch(dtype, [&](auto tag) {
+        using T = decltype(tag);
+        Tensor y1 = empty_like(dy), y2 = empty_like(dy);
+        kernels::conv2d_forward_naive<T>(G, x.data<T>(), w.data<T>(), y1.data<T>());
+        kernels::conv2d_forward<T>(G, x.data<T>(), w.data<T>(), y2.data<T>());
+        Tensor dx1 = zeros_like(x), dx2 = zeros_like(x), dw1 = empty_like(w), dw2 = empty_like(w);
+        kernels::conv2d_backward_data_naive<T>(G, w.data<T>(), dy.data<T>(), dx1.data<T>());
+        kernels::conv2d_backward_weight_naive<T>(G, x.data<T>(), dy.data<T>(), dw1.data<T>());
+        kernels::conv2d_backward<T>(G, x.data<T>(), w.data<T>(), dy.data<T>(), dx2.data<T>(), dw2.data<T>());
+        INFO("N=" << c.N << " C=" << c.C << " H=" << c.H << " W=" << c.W << " O=" << c.O << " k=" << c.kh << "x"
+                  << c.kw << " groups=" << c.groups << " " << dtype_name(dtype));
+        CHECK(allclose(y2, y1, tol, tol));
+        CHECK(allclose(dx2, dx1, tol, tol));
+        CHECK(allclose(dw2, dw1, tol, tol * 10));
+      });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Adjoint identity and gradient checks.
+// ---------------------------------------------------------------------------
+
+TEST_CASE("<conv2d(x), y> = <x, conv_transpose2d(y)> to 1e-10 in double", "[conv][adjoint]") {
+  struct Case {
+    int64_t C, O, H, k, stride, pad, dil, groups;
+  };
+  for (const Case c : {Case{3, 2, 9, 3, 2, 1, 1, 1}, Case{4, 6, 11, 3, 1, 2, 2, 2}, Case{1, 8, 28, 5, 1, 0, 1, 1},
+                       Case{2, 2, 10, 4, 3, 1, 1, 2}, Case{16, 8, 12, 5, 2, 0, 1, 1}}) {
+    Generator g(2);
+    const Tensor w = randn({c.O, c.C / c.groups, c.k, c.k}, g, kFloat64);
+    const Tensor x = randn({2, c.C, c.H, c.H}, g, kFloat64);
+    const Tensor cx = conv2d(x, w, Tensor(), Conv2dOptions().stride(c.stride).padding(c.pad).dilation(c.dil).groups(c.groups));
+    const Tensor y = randn(cx.shape(), g, kFloat64);
+    // Transposed conv back to x's size (output_padding makes up for the rows the stride skips).
+    const int64_t out_pad = c.H - ((cx.size(2) - 1) * c.stride - 2 * c.pad + c.dil * (c.k - 1) + 1);
+    const Tensor ty = conv_transpose2d(
+        y, w, Tensor(),
+        ConvTranspose2dOptions().stride(c.stride).padding(c.pad).dilation(c.dil).groups(c.groups).output_padding(out_pad));
+    REQUIRE(ty.shape() == x.shape());
+    INFO("C=" << c.C << " O=" << c.O << " H=" << c.H << " k=" << c.k << " stride=" << c.stride << " dil=" << c.dil);
+    CHECK(std::fabs(dot(cx, y) - dot(x, ty)) < 1e-10);
+  }
+}
+
+TEST_CASE("conv2d gradient checks (double)", "[conv][gradcheck]") {
+  const Tensor b = rnd({4}, 3);
+  gradcheck("conv2d plain", [](auto& v) { return conv2d(v[0], v[1], v[2]); }, {rnd({2, 2, 5, 6}, 4), rnd({4, 2, 3, 3}, 5), b});
+  gradcheck("conv2d stride 2 padding 1",
+            [](auto& v) { return conv2d(v[0], v[1], v[2], Conv2dOptions().stride(2).padding(1)); },
+            {rnd({2, 2, 6, 5}, 6), rnd({4, 2, 3, 3}, 7), b});
+  gradcheck("conv2d asymmetric padding, dilation 2",
+            [](auto& v) { return conv2d(v[0], v[1], v[2], Conv2dOptions().padding(0, 2, 1, 0).dilation(2)); },
+            {rnd({1, 2, 6, 6}, 8), rnd({4, 2, 2, 3}, 9), b});
+  gradcheck("conv2d groups 2", [](auto& v) { return conv2d(v[0], v[1], v[2], Conv2dOptions().groups(2)); },
+            {rnd({2, 4, 5, 5}, 10), rnd({4, 2, 3, 3}, 11), b});
+  gradcheck("conv2d depthwise, no bias",
+            [](auto& v) { return conv2d(v[0], v[1], Tensor(), Conv2dOptions().groups(4).stride(2)); },
+            {rnd({2, 4, 7, 7}, 12), rnd({4, 1, 3, 3}, 13)});
+}
+
+TEST_CASE("conv_transpose2d gradient checks (double)", "[conv][gradcheck]") {
+  const Tensor b = rnd({4}, 14);
+  gradcheck("conv_transpose2d plain", [](auto& v) { return conv_transpose2d(v[0], v[1], v[2]); },
+            {rnd({2, 3, 4, 3}, 15), rnd({3, 4, 3, 3}, 16), b});
+  gradcheck("conv_transpose2d stride 2 padding 1 output_padding 1",
+            [](auto& v) {
+              return conv_transpose2d(v[0], v[1], v[2], ConvTranspose2dOptions().stride(2).padding(1).output_padding(1));
+            },
+            {rnd({2, 3, 4, 4}, 17), rnd({3, 4, 3, 3}, 18), b});
+  gradcheck("conv_transpose2d dilation 2 groups 2",
+            [](auto& v) { return conv_transpose2d(v[0], v[1], v[2], ConvTranspose2dOptions().dilation(2).groups(2)); },
+            {rnd({1, 4, 3, 3}, 19), rnd({4, 2, 2, 2}, 20), b});
+  gradcheck("conv_transpose2d paper decoder layer (5x5, stride 2, output_padding 1)",
+            [](auto& v) {
+              return conv_transpose2d(v[0], v[1], Tensor(), ConvTranspose2dOptions().stride(2).output_padding(1));
+            },
+            {rnd({1, 2, 4, 4}, 21), rnd({2, 1, 5, 5}, 22)});
+}
+
+TEST_CASE("conv results are bitwise identical with 1 and 2 threads", "[conv][threads]") {
+  Generator g(23);
+  const Tensor x = randn({32, 8, 12, 12}, g), w = randn({16, 8, 5, 5}, g), b = randn({16}, g);
+  const Tensor x1 = randn({1, 64, 16, 16}, g), w1 = randn({64, 64, 3, 3}, g);  // one image: the GEMM splits
+  auto run = [&] {
+    Tensor xx = copy_data(x).requires_grad_(), ww = copy_data(w).requires_grad_(), bb = copy_data(b).requires_grad_();
+    Tensor y = conv2d(xx, ww, bb);
+    sum(y * y).backward();
+    Tensor y1 = conv2d(x1, w1, Tensor(), Conv2dOptions().padding(1));
+    Tensor t = conv_transpose2d(y, ww.detach(), Tensor());
+    return std::vector<Tensor>{y.detach(), xx.grad(), ww.grad(), bb.grad(), y1, t};
+  };
+  const int saved = num_threads();
+  set_num_threads(1);
+  const auto one = run();
+  set_num_threads(2);
+  const auto two = run();
+  set_num_threads(saved);
+  for (size_t i = 0; i < one.size(); ++i) {
+    INFO("result " << i);
+    CHECK(equal(one[i], two[i]));
+  }
+}
