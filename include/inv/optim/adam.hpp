@@ -1,0 +1,81 @@
+// inv/optim/adam.hpp: Adam (with AMSGrad) and AdamW, as torch.optim.Adam / AdamW.
+//
+// At step t (counted once per optimiser step), for each parameter p with gradient g:
+//   g = g + weight_decay·p                      (Adam; AdamW instead does p = p·(1 - lr·weight_decay))
+//   m = β1·m + (1 - β1)·g,   v = β2·v + (1 - β2)·g²
+//   v̂ = max(v̂, v) with AMSGrad (the maximum is kept as a buffer), else v̂ = v
+//   EpsPlacement::PyTorch (current PyTorch, the default):
+//       p = p - lr/(1 - β1^t) · m / (sqrt(v̂)/sqrt(1 - β2^t) + eps)
+//   EpsPlacement::PyTorch10 (PyTorch 1.0, which produced the published attack numbers):
+//       p = p - lr·sqrt(1 - β2^t)/(1 - β1^t) · m / (sqrt(v̂) + eps)
+// The two differ only in where eps enters; with eps = 1e-3 (the paper's setting) the
+// 1.0 form takes smaller steps during the first hundreds of iterations.
+#pragma once
+
+#include "inv/optim/optimizer.hpp"
+
+namespace inv::optim {
+
+enum class EpsPlacement { PyTorch, PyTorch10 };
+
+struct AdamOptions {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  bool amsgrad = false;
+  EpsPlacement eps_placement = EpsPlacement::PyTorch;
+};
+
+class Adam : public Optimizer {
+ public:
+  Adam(std::vector<Tensor> params, const AdamOptions& opt) : Adam(std::move(params), opt, false) {}
+
+ protected:
+  Adam(std::vector<Tensor> params, const AdamOptions& opt, bool decoupled)
+      : Optimizer(std::move(params), opt.lr), opt_(opt), decoupled_(decoupled) {
+    INV_CHECK(opt.beta1 >= 0 && opt.beta1 < 1 && opt.beta2 >= 0 && opt.beta2 < 1, "Adam: betas must be in [0, 1), got ",
+              opt.beta1, ", ", opt.beta2);
+    INV_CHECK(opt.eps >= 0, "Adam: eps must be >= 0, got ", opt.eps);
+    INV_CHECK(opt.weight_decay >= 0, "Adam: weight_decay must be >= 0, got ", opt.weight_decay);
+  }
+  std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
+
+  void update(size_t i, Tensor& p, const Tensor& g) override {
+    Tensor m = buffer(i, "exp_avg"), v = buffer(i, "exp_avg_sq");
+    Tensor vmax = opt_.amsgrad ? buffer(i, "max_exp_avg_sq") : Tensor();
+    const double t = static_cast<double>(steps());
+    const double bc1 = 1 - std::pow(opt_.beta1, t), bc2 = 1 - std::pow(opt_.beta2, t);
+    const bool legacy = opt_.eps_placement == EpsPlacement::PyTorch10;
+    const double step_size = legacy ? lr() * std::sqrt(bc2) / bc1 : lr() / bc1;
+    const double bc2_sqrt = legacy ? 1.0 : std::sqrt(bc2);
+    dispatch(p.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      T *pp = p.data<T>(), *pm = m.data<T>(), *pv = v.data<T>(), *px = vmax.defined() ? vmax.data<T>() : nullptr;
+      const T* pg = g.data<T>();
+      const T b1 = T(opt_.beta1), b2 = T(opt_.beta2), eps = T(opt_.eps), wd = T(opt_.weight_decay);
+      const T decay = T(1 - lr() * opt_.weight_decay), ss = T(step_size), bcs = T(bc2_sqrt);
+      detail::for_each_element(p.numel(), [&](int64_t k) {
+        T grad = pg[k];
+        if (decoupled_)
+          pp[k] *= decay;
+        else
+          grad += wd * pp[k];
+        pm[k] = b1 * pm[k] + (1 - b1) * grad;
+        pv[k] = b2 * pv[k] + (1 - b2) * grad * grad;
+        T second = pv[k];
+        if (px) second = px[k] = std::max(px[k], pv[k]);
+        pp[k] -= ss * pm[k] / (std::sqrt(second) / bcs + eps);
+      });
+    });
+  }
+
+ private:
+  AdamOptions opt_;
+  bool decoupled_;
+};
+
+/// AdamW: Adam with decoupled weight decay (Loshchilov & Hutter), PyTorch default weight_decay 1e-2.
+class AdamW : public Adam {
+ public:
+  AdamW(std::vector<Tensor> params, AdamOptions opt) : Adam(std::move(params), opt, true) {}
+};
+
+}  // namespace inv::optim
