@@ -68,8 +68,8 @@ inline size_t parse_gzip_header(const std::vector<uint8_t>& gz, size_t start, co
   INV_CHECK(method == 8, what, ": unsupported gzip compression method ", int(method), " at offset ", start + 2,
             " (expected 8, deflate)");
   const uint8_t flags = r.get<uint8_t>("gzip flags");
-  INV_CHECK((flags & 0xE0) == 0, what, ": gzip header at offset ", start, " has reserved flag bits set (FLG = ",
-            int(flags), ")");
+  INV_CHECK((flags & 0xE0) == 0, what, ": gzip header at offset ", start,
+            " has reserved flag bits set (FLG = ", int(flags), ")");
   r.get_bytes(6, "gzip MTIME/XFL/OS");
   if (flags & FEXTRA) {
     const uint16_t xlen = r.get<uint16_t>("gzip XLEN");
@@ -85,7 +85,7 @@ inline size_t parse_gzip_header(const std::vector<uint8_t>& gz, size_t start, co
     const uint32_t expected = crc32(gz.data() + start, r.pos() - start) & 0xFFFF;
     const uint16_t found = r.get<uint16_t>("gzip header CRC16");
     INV_CHECK(found == expected, what, ": gzip header CRC16 mismatch at offset ", r.pos() - 2, ": stored ",
-              inv::detail::to_hex(found, 8), ", computed ", inv::detail::to_hex(expected, 8), " (corrupt header)");
+              inv::detail::to_hex(found, 4), ", computed ", inv::detail::to_hex(expected, 4), " (corrupt header)");
   }
   return r.pos();
 }
@@ -93,8 +93,7 @@ inline size_t parse_gzip_header(const std::vector<uint8_t>& gz, size_t start, co
 /// Position of the first 8 bytes (crc, size) at or after `from`, little-endian; with
 /// `at_boundary`, only a match followed by the end of the data or by a gzip magic counts.
 /// gz.size() when there is none.
-inline size_t find_trailer(const std::vector<uint8_t>& gz, size_t from, uint32_t crc, uint32_t size,
-                           bool at_boundary) {
+inline size_t find_trailer(const std::vector<uint8_t>& gz, size_t from, uint32_t crc, uint32_t size, bool at_boundary) {
   uint8_t pattern[8];
   for (int k = 0; k < 4; ++k) {
     pattern[k] = uint8_t(crc >> (8 * k));
@@ -136,8 +135,9 @@ inline size_t gunzip_member(const std::vector<uint8_t>& gz, size_t start, int me
   if (!inflated) {
     const char* reason = stbi_failure_reason();
     inv::detail::fail(what, ": gzip member ", member, ": deflate data at offset ", data,
-                 " is truncated or corrupt (inflate failed: ", reason ? reason : "unknown error", ")");
+                      " is truncated or corrupt (inflate failed: ", reason ? reason : "unknown error", ")");
   }
+  INV_CHECK(out_len >= 0, what, ": gzip member ", member, " inflates to 2 GiB or more (too large)");
   const auto* bytes = reinterpret_cast<const uint8_t*>(inflated.get());
   const uint32_t crc = crc32(bytes, static_cast<size_t>(out_len));
   const uint32_t size = static_cast<uint32_t>(out_len);
@@ -148,8 +148,10 @@ inline size_t gunzip_member(const std::vector<uint8_t>& gz, size_t start, int me
               " (offset ", loose + 8, ") are not another gzip member");
     const uint8_t* last = gz.data() + gz.size() - 8;
     inv::detail::fail(what, ": gzip member ", member, " is truncated or corrupt: its data inflates to ", out_len,
-                 " bytes with CRC32 ", inv::detail::to_hex(crc, 8), ", but no trailer with that CRC32 and size follows (the last 8 "
-                 "bytes of the file give CRC32 ", inv::detail::to_hex(load_le32(last), 8), " and size ", load_le32(last + 4), ")");
+                      " bytes with CRC32 ", inv::detail::to_hex(crc, 8),
+                      ", but no trailer with that CRC32 and size follows (the last 8 "
+                      "bytes of the file give CRC32 ",
+                      inv::detail::to_hex(load_le32(last), 8), " and size ", load_le32(last + 4), ")");
   }
   out.insert(out.end(), bytes, bytes + out_len);
   return trailer + 8;
