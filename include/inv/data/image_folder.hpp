@@ -1,0 +1,122 @@
+// inv/data/image_folder.hpp: a dataset stored as one folder of images per class.
+//
+//   root/cat/0001.png
+//   root/cat/0002.jpg
+//   root/dog/a.bmp
+//
+// As torchvision's ImageFolder: the classes are the subfolders of root sorted by
+// name (label k = k-th name), the images of a class are its files sorted by name.
+// Differences: only files directly inside a class folder are read (no recursion),
+// names starting with '.' are skipped, and the extensions are .png, .jpg, .jpeg and
+// .bmp (any case). Images are decoded with stb_image; all must have the same size.
+#pragma once
+
+#include <stb_image.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "inv/data/dataset.hpp"
+#include "inv/error.hpp"
+#include "inv/io/file.hpp"
+#include "inv/tensor.hpp"
+
+namespace inv::data {
+
+namespace data_detail {
+
+inline bool is_image_file_name(const std::string& name) {
+  const size_t dot = name.find_last_of('.');
+  if (dot == std::string::npos) return false;
+  std::string ext = name.substr(dot);
+  for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
+}
+
+/// Names of the entries of `dir` that are directories (want_dirs) or image files,
+/// skipping names that start with '.', sorted by name (byte order).
+inline std::vector<std::string> list_sorted(const std::string& dir, bool want_dirs) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    std::error_code type_ec;
+    if (want_dirs ? it->is_directory(type_ec) : (it->is_regular_file(type_ec) && is_image_file_name(name)))
+      names.push_back(name);
+  }
+  INV_CHECK(!ec, "cannot list '", dir, "': ", ec.message());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+struct StbiDeleter {
+  void operator()(stbi_uc* p) const { stbi_image_free(p); }
+};
+
+/// Decodes an image file to `channels` interleaved 8-bit channels; sets h and w.
+inline std::unique_ptr<stbi_uc, StbiDeleter> decode_image(const std::string& path, int channels, int& h, int& w) {
+  const std::vector<uint8_t> bytes = io::read_file(path);
+  INV_CHECK(bytes.size() < size_t(INT32_MAX), path, ": image file too large (", bytes.size(), " bytes)");
+  int file_channels = 0;
+  std::unique_ptr<stbi_uc, StbiDeleter> pixels(
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &file_channels, channels));
+  if (!pixels) {
+    const char* reason = stbi_failure_reason();
+    inv::detail::fail(path, ": cannot decode image (", reason ? reason : "unknown error", ")");
+  }
+  return pixels;
+}
+
+}  // namespace data_detail
+
+/// Loads root/<class>/<image> (see the header) as a dataset of (N, channels, H, W)
+/// float32 images with values byte / 255 in [0, 1], labels in class-folder order and the
+/// folder names as classes. channels is 1 (grey, stb's luma (77·R + 150·G + 29·B) / 256)
+/// or 3 (RGB; grey images are replicated). Throws inv::Error when channels is not 1 or 3,
+/// root is not a directory or has no class folders, a class folder has no images, an
+/// image cannot be decoded (naming the file), or an image's size differs from the first
+/// one's (naming both files and sizes).
+inline Dataset load_image_folder(const std::string& root, int channels = 3) {
+  INV_CHECK(channels == 1 || channels == 3, "load_image_folder: channels must be 1 or 3, got ", channels);
+  INV_CHECK(std::filesystem::is_directory(root), "load_image_folder: '", root, "' is not a directory");
+  Dataset ds;
+  ds.classes = data_detail::list_sorted(root, true);
+  INV_CHECK(!ds.classes.empty(), "load_image_folder: no class folders in '", root,
+            "' (expected one subfolder of images per class)");
+  std::vector<std::string> paths;
+  for (size_t k = 0; k < ds.classes.size(); ++k) {
+    const std::string dir = root + "/" + ds.classes[k];
+    const std::vector<std::string> files = data_detail::list_sorted(dir, false);
+    INV_CHECK(!files.empty(), "load_image_folder: class folder '", dir, "' has no .png, .jpg, .jpeg or .bmp files");
+    for (const std::string& f : files) {
+      paths.push_back(dir + "/" + f);
+      ds.labels.push_back(static_cast<int64_t>(k));
+    }
+  }
+  int64_t h0 = 0, w0 = 0;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    int h = 0, w = 0;
+    const auto pixels = data_detail::decode_image(paths[i], channels, h, w);
+    if (i == 0) {
+      h0 = h;
+      w0 = w;
+      ds.images = empty({static_cast<int64_t>(paths.size()), channels, h0, w0});
+    }
+    INV_CHECK(h == h0 && w == w0, "load_image_folder: '", paths[i], "' is ", h, "x", w, " (HxW) but '", paths[0],
+              "' is ", h0, "x", w0, "; all images must have the same size");
+    float* dst = ds.images.data<float>() + static_cast<int64_t>(i) * channels * h0 * w0;
+    for (int64_t c = 0; c < channels; ++c)  // interleaved HWC -> planar CHW
+      for (int64_t p = 0; p < h0 * w0; ++p)
+        dst[c * h0 * w0 + p] = static_cast<float>(pixels.get()[p * channels + c]) / 255.0f;
+  }
+  return ds;
+}
+
+}  // namespace inv::data
