@@ -126,7 +126,7 @@ struct GeomCase {
 };
 }  // namespace
 
-TEST_CASE("im2col+GEMM kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
+TEST_CASE("im2col+GEMM and direct kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
   const std::vector<GeomCase> cases = {
       {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // padding 1
       {3, 4, 9, 8, 6, 3, 3, 2, 2, 1, 2, 0, 1, 2, 2, 2},      // stride 2, asymmetric padding, dilation 2, groups 2
@@ -137,6 +137,9 @@ TEST_CASE("im2col+GEMM kernels agree with the naive kernels over a grid of shape
       {2, 6, 10, 7, 6, 3, 2, 2, 1, 1, 0, 2, 1, 1, 2, 6},     // depthwise, non-square kernel
       {3, 4, 8, 8, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},      // 1x1
       {2, 3, 11, 9, 5, 3, 5, 3, 2, 2, 1, 0, 3, 2, 1, 1},     // stride 3x2, mixed padding and dilation
+      {2, 3, 32, 30, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // CIFAR conv11-like, 7 channels (block tail 3)
+      {3, 2, 6, 21, 5, 2, 4, 1, 1, 2, 0, 3, 1, 1, 2, 1},     // padding larger than the kernel reach, wide rows
+      {1, 5, 9, 9, 2, 5, 5, 1, 1, 4, 4, 4, 4, 1, 1, 1},      // the paper's conv1 decoder: 5x5, padding 4
   };
   for (Dtype dtype : {kFloat64, kFloat32}) {
     Generator g(1);
@@ -149,18 +152,38 @@ TEST_CASE("im2col+GEMM kernels agree with the naive kernels over a grid of shape
       const double tol = dtype == kFloat64 ? 1e-12 : 2e-4;
       dispatch(dtype, [&](auto tag) {
         using T = decltype(tag);
-        Tensor y1 = empty_like(dy), y2 = empty_like(dy);
+        INFO("N=" << c.N << " C=" << c.C << " H=" << c.H << " W=" << c.W << " O=" << c.O << " k=" << c.kh << "x"
+                  << c.kw << " stride=" << c.sh << "x" << c.sw << " groups=" << c.groups << " " << dtype_name(dtype));
+        const Tensor bias = randn({c.O}, g, dtype);
+        Tensor y1 = empty_like(dy), dx1 = zeros_like(x), dw1 = empty_like(w);
         kernels::conv2d_forward_naive<T>(G, x.data<T>(), w.data<T>(), y1.data<T>());
-        kernels::conv2d_forward<T>(G, x.data<T>(), w.data<T>(), y2.data<T>());
-        Tensor dx1 = zeros_like(x), dx2 = zeros_like(x), dw1 = empty_like(w), dw2 = empty_like(w);
         kernels::conv2d_backward_data_naive<T>(G, w.data<T>(), dy.data<T>(), dx1.data<T>());
         kernels::conv2d_backward_weight_naive<T>(G, x.data<T>(), dy.data<T>(), dw1.data<T>());
-        kernels::conv2d_backward<T>(G, x.data<T>(), w.data<T>(), dy.data<T>(), dx2.data<T>(), dw2.data<T>());
-        INFO("N=" << c.N << " C=" << c.C << " H=" << c.H << " W=" << c.W << " O=" << c.O << " k=" << c.kh << "x"
-                  << c.kw << " groups=" << c.groups << " " << dtype_name(dtype));
-        CHECK(allclose(y2, y1, tol, tol));
-        CHECK(allclose(dx2, dx1, tol, tol));
-        CHECK(allclose(dw2, dw1, tol, tol * 10));
+        const Tensor y1b = add(y1, reshape(bias, {1, c.O, 1, 1}));
+        // Backward kernels add into dx: start from a non-zero dx to check that they accumulate.
+        const Tensor dx0 = randn(x.shape(), g, dtype);
+        auto check = [&](const char* path, const Tensor& y, const Tensor& yb, const Tensor& dx, const Tensor& dw) {
+          INFO(path);
+          CHECK(allclose(y, y1, tol, tol));
+          CHECK(allclose(yb, y1b, tol, tol));  // the bias is fused into the kernels
+          CHECK(allclose(sub(dx, dx0), dx1, tol, tol));
+          CHECK(allclose(dw, dw1, tol, tol * 10));
+        };
+        {
+          Tensor y = empty_like(dy), yb = empty_like(dy), dx = copy_data(dx0), dw = empty_like(w);
+          kernels::conv2d_forward_gemm<T>(G, x.data<T>(), w.data<T>(), nullptr, y.data<T>());
+          kernels::conv2d_forward_gemm<T>(G, x.data<T>(), w.data<T>(), bias.data<T>(), yb.data<T>());
+          kernels::conv2d_backward_gemm<T>(G, x.data<T>(), w.data<T>(), dy.data<T>(), dx.data<T>(), dw.data<T>());
+          check("im2col + GEMM", y, yb, dx, dw);
+        }
+        if (c.sh == 1 && c.sw == 1) {
+          Tensor y = empty_like(dy), yb = empty_like(dy), dx = copy_data(dx0), dw = empty_like(w);
+          kernels::direct::forward<T>(G, x.data<T>(), w.data<T>(), nullptr, y.data<T>());
+          kernels::direct::forward<T>(G, x.data<T>(), w.data<T>(), bias.data<T>(), yb.data<T>());
+          kernels::direct::backward_data<T>(G, w.data<T>(), dy.data<T>(), dx.data<T>());
+          kernels::direct::backward_weight<T>(G, x.data<T>(), dy.data<T>(), dw.data<T>());
+          check("direct", y, yb, dx, dw);
+        }
       });
     }
   }

@@ -43,6 +43,21 @@ TEST_CASE("max_pool2d: 2x2 windows, gradient to the first maximum", "[pool]") {
             {rnd({1, 2, 5, 5}, 3)});
 }
 
+TEST_CASE("the 2x2 max-pool fast path agrees with the general kernel, ties and NaN included", "[pool][kernel]") {
+  Generator g(30);
+  Tensor x = randn({3, 4, 9, 10}, g);  // odd height: the last row is dropped
+  auto* p = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); i += 7) p[i] = std::round(p[i]);  // many ties
+  p[5] = std::nanf("");
+  const int64_t P = 12, H = 9, W = 10, L = 4 * 5;
+  std::vector<float> y1(size_t(P * L)), y2(size_t(P * L));
+  std::vector<int32_t> i1(size_t(P * L)), i2(size_t(P * L));
+  kernels::max_pool2x2_forward<float>(p, P, H, W, y1.data(), i1.data());
+  kernels::max_pool2d_forward_general<float>(p, P, H, W, Pool2dOptions(2), y2.data(), i2.data());
+  CHECK(i1 == i2);
+  for (size_t k = 0; k < y1.size(); ++k) CHECK((y1[k] == y2[k] || (std::isnan(y1[k]) && std::isnan(y2[k]))));
+}
+
 TEST_CASE("avg_pool2d with and without counting the padding", "[pool]") {
   auto [y, dx] = fwd_bwd([](const Tensor& x) { return avg_pool2d(x, 2); }, kImage);
   CHECK(y.to_vector<double>() == V{1.75, 2.5, 6.5, 3.75});

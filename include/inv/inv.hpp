@@ -1,19 +1,44 @@
 // inv/inv.hpp: the umbrella header. Include this one to get the whole library.
 #pragma once
 
+// Foundation: errors, shapes, random numbers, threads, tensors and autograd.
 #include "inv/error.hpp"
 #include "inv/shape.hpp"
 #include "inv/random.hpp"
 #include "inv/parallel.hpp"
 #include "inv/tensor.hpp"
 #include "inv/autograd.hpp"
+
+// Ops, each with its backward.
 #include "inv/ops/shape_ops.hpp"
 #include "inv/ops/reduce.hpp"
 #include "inv/ops/elementwise.hpp"
 #include "inv/ops/linalg.hpp"
 #include "inv/ops/loss.hpp"
 #include "inv/ops/total_variation.hpp"
-#include "inv/metrics.hpp"
+#include "inv/ops/conv.hpp"
+#include "inv/ops/pool.hpp"
+#include "inv/ops/upsample.hpp"
+#include "inv/ops/linear.hpp"
+#include "inv/ops/batch_norm.hpp"
+#include "inv/ops/dropout.hpp"
+
+// Modules, optimisers and the model zoo.
+#include "inv/nn/module.hpp"
+#include "inv/nn/sequential.hpp"
+#include "inv/nn/conv.hpp"
+#include "inv/nn/linear.hpp"
+#include "inv/nn/activation.hpp"
+#include "inv/nn/pooling.hpp"
+#include "inv/nn/batchnorm.hpp"
+#include "inv/nn/dropout.hpp"
+#include "inv/optim/sgd.hpp"
+#include "inv/optim/adam.hpp"
+#include "inv/optim/lr_scheduler.hpp"
+#include "inv/models/zoo.hpp"
+
+// Data and files.
+#include "inv/io/file.hpp"
 #include "inv/io/crc32.hpp"
 #include "inv/io/gzip.hpp"
 #include "inv/io/checkpoint.hpp"
@@ -25,3 +50,6 @@
 #include "inv/data/image_folder.hpp"
 #include "inv/data/transforms.hpp"
 #include "inv/data/loader.hpp"
+
+// Image-quality metrics.
+#include "inv/metrics.hpp"

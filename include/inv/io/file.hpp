@@ -55,19 +55,19 @@ inline void write_file_atomic(const std::string& path, const void* data, size_t 
       const int err = errno;
       ::close(fd);
       ::unlink(tmp.c_str());
-      detail::fail("cannot write '", tmp, "': ", std::strerror(err));
+      inv::detail::fail("cannot write '", tmp, "': ", std::strerror(err));
     }
     done += static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    detail::fail("cannot flush '", tmp, "': ", std::strerror(err));
+    inv::detail::fail("cannot flush '", tmp, "': ", std::strerror(err));
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    detail::fail("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
+    inv::detail::fail("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
   }
 }
 

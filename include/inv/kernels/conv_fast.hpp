@@ -1,4 +1,5 @@
-// inv/kernels/conv_fast.hpp: im2col + GEMM convolution kernels.
+// inv/kernels/conv_fast.hpp: im2col + GEMM convolution kernels, and the dispatch between
+// them and the direct kernels of conv_direct.hpp.
 //
 // Same contracts as the reference kernels in conv_naive.hpp (and tested against
 // them). The batch is cut into chunks of B images, B a function of the shapes only
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <vector>
 
+#include "inv/kernels/conv_direct.hpp"
 #include "inv/kernels/conv_naive.hpp"
 #include "inv/kernels/gemm.hpp"
 
@@ -65,16 +67,16 @@ void im2col(const ConvGeometry& g, const T* x, T* col, int64_t ld) {
           T* r = row + oy * OW;
           const int64_t iy = oy * g.sh - g.pt + i * g.dh;
           if (iy < 0 || iy >= g.H) {
-            std::fill(r, r + OW, T(0));
+            for (int64_t ox = 0; ox < OW; ++ox) r[ox] = T(0);
             continue;
           }
           const T* xr = x + (c * g.H + iy) * g.W + off;
-          std::fill(r, r + lo, T(0));
+          for (int64_t ox = 0; ox < lo; ++ox) r[ox] = T(0);
           if (g.sw == 1)
-            std::copy(xr + lo, xr + hi, r + lo);
+            for (int64_t ox = lo; ox < hi; ++ox) r[ox] = xr[ox];
           else
             for (int64_t ox = lo; ox < hi; ++ox) r[ox] = xr[ox * g.sw];
-          std::fill(r + hi, r + OW, T(0));
+          for (int64_t ox = hi; ox < OW; ++ox) r[ox] = T(0);
         }
       }
 }
@@ -93,37 +95,50 @@ void col2im(const ConvGeometry& g, const T* col, int64_t ld, T* dx) {
         for (int64_t oy = 0; oy < OH; ++oy) {
           const int64_t iy = oy * g.sh - g.pt + i * g.dh;
           if (iy < 0 || iy >= g.H) continue;
-          const T* r = row + oy * OW;
-          T* xr = dx + (c * g.H + iy) * g.W + off;
-          for (int64_t ox = lo; ox < hi; ++ox) xr[ox * g.sw] += r[ox];
+          const T* __restrict r = row + oy * OW;
+          T* __restrict xr = dx + (c * g.H + iy) * g.W + off;
+          if (g.sw == 1)
+            for (int64_t ox = lo; ox < hi; ++ox) xr[ox] += r[ox];
+          else
+            for (int64_t ox = lo; ox < hi; ++ox) xr[ox * g.sw] += r[ox];
         }
       }
 }
 
-/// y = conv(x, w), y (N, O, OH, OW), overwritten. See conv2d_forward_naive.
+/// y = conv(x, w) (+ bias[o] when bias is non-null), y (N, O, OH, OW), overwritten.
+/// See conv2d_forward_naive.
 template <class T>
-void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
+void conv2d_forward_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t B = conv_images_per_chunk(g), K = g.K(), L = g.L(), Og = g.Og(), CK = g.C * g.kh * g.kw;
   const int64_t in_size = g.C * g.H * g.W, out_size = g.O * L;
   parallel_for(g.N, B, [&](int64_t n0, int64_t n1) {
     const int64_t b = n1 - n0, ld = b * L;
     T* col = scratch<T, 0>(static_cast<size_t>(CK * ld));
     for (int64_t n = n0; n < n1; ++n) im2col(g, x + n * in_size, col + (n - n0) * L, ld);
-    // With one image the GEMM writes straight into y; otherwise into tmp, then scattered.
+    // One image: the GEMM writes straight into y, on top of the bias. Several: into
+    // tmp (O × B·L), then each image's block is copied out with the bias added.
     T* out = b == 1 ? y + n0 * out_size : scratch<T, 1>(static_cast<size_t>(g.O * ld));
+    const bool bias_first = b == 1 && bias;
+    if (bias_first)
+      for (int64_t o = 0; o < g.O; ++o) std::fill(out + o * L, out + (o + 1) * L, bias[o]);
     for (int64_t gr = 0; gr < g.groups; ++gr)
-      gemm<T>(false, false, Og, ld, K, T(1), w + gr * Og * K, K, col + gr * K * ld, ld, T(0), out + gr * Og * ld, ld);
+      gemm<T>(false, false, Og, ld, K, T(1), w + gr * Og * K, K, col + gr * K * ld, ld, bias_first ? T(1) : T(0),
+              out + gr * Og * ld, ld);
     if (b > 1)
       for (int64_t bi = 0; bi < b; ++bi)
-        for (int64_t o = 0; o < g.O; ++o)
-          std::memcpy(y + (n0 + bi) * out_size + o * L, out + o * ld + bi * L, static_cast<size_t>(L) * sizeof(T));
+        for (int64_t o = 0; o < g.O; ++o) {
+          const T* src = out + o * ld + bi * L;
+          T* dst = y + (n0 + bi) * out_size + o * L;
+          const T add = bias ? bias[o] : T(0);
+          for (int64_t l = 0; l < L; ++l) dst[l] = src[l] + add;
+        }
   });
 }
 
 /// dx += convᵀ(dy, w) when dx is non-null; dw = the weight gradient when dw is non-null.
 /// See conv2d_backward_data_naive and conv2d_backward_weight_naive.
 template <class T>
-void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
+void conv2d_backward_gemm(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
   const int64_t B = conv_images_per_chunk(g), K = g.K(), L = g.L(), Og = g.Og(), CK = g.C * g.kh * g.kw;
   const int64_t in_size = g.C * g.H * g.W, out_size = g.O * L, wsize = g.O * K;
   const int64_t chunks = chunk_count(g.N, B);
@@ -159,6 +174,30 @@ void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy,
     for (int64_t c = 1; c < chunks; ++c)
       for (int64_t k = 0; k < wsize; ++k) dw[k] += partial[static_cast<size_t>(c * wsize + k)];
   }
+}
+
+// ---------------------------------------------------------------------------
+// The kernels the ops call: direct loops where they win (stride 1, small depth),
+// im2col + GEMM otherwise.
+// ---------------------------------------------------------------------------
+
+/// y = conv(x, w) (+ bias). See conv2d_forward_naive.
+template <class T>
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
+  if (conv_direct_forward(g))
+    direct::forward(g, x, w, bias, y);
+  else
+    conv2d_forward_gemm(g, x, w, bias, y);
+}
+
+/// dx += convᵀ(dy, w) when dx is non-null; dw = the weight gradient when dw is non-null.
+template <class T>
+void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
+  const bool data_direct = dx && conv_direct_backward_data(g), weight_direct = dw && conv_direct_backward_weight(g);
+  if ((dx && !data_direct) || (dw && !weight_direct))
+    conv2d_backward_gemm(g, x, w, dy, data_direct ? nullptr : dx, weight_direct ? nullptr : dw);
+  if (data_direct) direct::backward_data(g, w, dy, dx);
+  if (weight_direct) direct::backward_weight(g, x, dy, dw);
 }
 
 }  // namespace inv::kernels

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "inv/kernels/conv_fast.hpp"
+#include "inv/kernels/sum.hpp"
 #include "inv/ops/elementwise.hpp"
 
 namespace inv {
@@ -94,8 +95,7 @@ void channel_sum(const T* dy, int64_t N, int64_t O, int64_t L, T* db) {
   parallel_for(O, 1, [&](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
       double acc = 0;
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t l = 0; l < L; ++l) acc += dy[(n * O + o) * L + l];
+      for (int64_t n = 0; n < N; ++n) acc += kernels::lane_sum(dy + (n * O + o) * L, L);
       db[o] = static_cast<T>(acc);
     }
   });
@@ -161,8 +161,8 @@ inline Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias =
   Tensor y = empty({g.N, g.O, g.OH(), g.OW()}, x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::conv2d_forward<T>(g, x.data<T>(), weight.data<T>(), y.data<T>());
-    if (bias.defined()) detail::add_channel_bias<T>(y.data<T>(), bias.data<T>(), g.N, g.O, g.L());
+    kernels::conv2d_forward<T>(g, x.data<T>(), weight.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
+                               y.data<T>());
   });
   if (detail::should_record({&x, &weight, &bias})) {
     detail::record(y, "conv2d", {x, weight, bias}, [x, weight, g](const Tensor& gy, GradSink& s) {
@@ -231,7 +231,7 @@ inline Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tens
       Tensor db = s.needs(2) ? empty({g.C}, gy.dtype()) : Tensor();
       dispatch(gy.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        if (dx.defined()) kernels::conv2d_forward<T>(g, gy.data<T>(), weight.data<T>(), dx.data<T>());
+        if (dx.defined()) kernels::conv2d_forward<T>(g, gy.data<T>(), weight.data<T>(), nullptr, dx.data<T>());
         if (dw.defined())
           kernels::conv2d_backward<T>(g, gy.data<T>(), nullptr, x.data<T>(), nullptr, dw.data<T>());
         if (db.defined()) detail::channel_sum<T>(gy.data<T>(), g.N, g.C, g.H * g.W, db.data<T>());

@@ -16,9 +16,10 @@ namespace inv {
 
 namespace detail {
 
-/// y = f(x) elementwise with backward dx = dy · df(x, y).
-template <class F, class DF>
-Tensor unary(const char* name, const Tensor& x, F f, DF df) {
+/// y = f(x) elementwise, with backward dx = bw(dy, x, y) (dy · f'(x), written per op so
+/// that kinks are selects, which vectorise, rather than multiplications by 0 or 1).
+template <class F, class BW>
+Tensor unary(const char* name, const Tensor& x, F f, BW bw) {
   Tensor y = empty_like(x);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -29,14 +30,14 @@ Tensor unary(const char* name, const Tensor& x, F f, DF df) {
     });
   });
   if (should_record({&x})) {
-    record(y, name, {x}, [x, y = y.detach(), df](const Tensor& g, GradSink& s) {
+    record(y, name, {x}, [x, y = y.detach(), bw](const Tensor& g, GradSink& s) {
       Tensor gx = empty_like(x);
       dispatch(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
         const T *px = x.data<T>(), *py = y.data<T>(), *pg = g.data<T>();
         T* out = gx.data<T>();
         parallel_for(x.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
-          for (int64_t i = b; i < e; ++i) out[i] = static_cast<T>(pg[i] * df(px[i], py[i]));
+          for (int64_t i = b; i < e; ++i) out[i] = static_cast<T>(bw(pg[i], px[i], py[i]));
         });
       });
       s.add(0, gx);
@@ -145,10 +146,10 @@ inline Tensor div(const Tensor& a, const Tensor& b) {
 // Scalar forms: x + s, x · s, ... (s is a double, converted to x's dtype).
 // ---------------------------------------------------------------------------
 inline Tensor add(const Tensor& x, double c) {
-  return detail::unary("add_scalar", x, [c](auto v) { return v + c; }, [](auto, auto) { return 1.0; });
+  return detail::unary("add_scalar", x, [c](auto v) { return v + c; }, [](auto g, auto, auto) { return g; });
 }
 inline Tensor mul(const Tensor& x, double c) {
-  return detail::unary("mul_scalar", x, [c](auto v) { return v * c; }, [c](auto, auto) { return c; });
+  return detail::unary("mul_scalar", x, [c](auto v) { return v * c; }, [c](auto g, auto, auto) { return g * c; });
 }
 inline Tensor sub(const Tensor& x, double c) { return add(x, -c); }
 inline Tensor div(const Tensor& x, double c) { return mul(x, 1.0 / c); }
@@ -157,45 +158,51 @@ inline Tensor div(const Tensor& x, double c) { return mul(x, 1.0 / c); }
 // Elementwise functions, each with its derivative.
 // ---------------------------------------------------------------------------
 inline Tensor neg(const Tensor& x) {
-  return detail::unary("neg", x, [](auto v) { return -v; }, [](auto, auto) { return -1.0; });
+  return detail::unary("neg", x, [](auto v) { return -v; }, [](auto g, auto, auto) { return -g; });
 }
 inline Tensor exp(const Tensor& x) {
-  return detail::unary("exp", x, [](auto v) { return std::exp(v); }, [](auto, auto y) { return y; });
+  return detail::unary("exp", x, [](auto v) { return std::exp(v); }, [](auto g, auto, auto y) { return g * y; });
 }
 /// Natural logarithm; log(0) = -inf, log(x < 0) = NaN as in IEEE arithmetic.
 inline Tensor log(const Tensor& x) {
-  return detail::unary("log", x, [](auto v) { return std::log(v); }, [](auto v, auto) { return 1.0 / v; });
+  return detail::unary("log", x, [](auto v) { return std::log(v); }, [](auto g, auto v, auto) { return g / v; });
 }
 inline Tensor sqrt(const Tensor& x) {
-  return detail::unary("sqrt", x, [](auto v) { return std::sqrt(v); }, [](auto, auto y) { return 0.5 / y; });
+  return detail::unary("sqrt", x, [](auto v) { return std::sqrt(v); }, [](auto g, auto, auto y) { return g / (2 * y); });
 }
 /// x^p for a scalar exponent p.
 inline Tensor pow(const Tensor& x, double p) {
   return detail::unary("pow", x, [p](auto v) { return std::pow(v, static_cast<decltype(v)>(p)); },
-                       [p](auto v, auto) { return p == 0 ? 0.0 : p * std::pow(double(v), p - 1); });
+                       [p](auto g, auto v, auto) { return p == 0 ? 0.0 : g * p * std::pow(double(v), p - 1); });
 }
 inline Tensor square(const Tensor& x) {
-  return detail::unary("square", x, [](auto v) { return v * v; }, [](auto v, auto) { return 2.0 * v; });
+  return detail::unary("square", x, [](auto v) { return v * v; }, [](auto g, auto v, auto) { return 2 * v * g; });
 }
 inline Tensor abs(const Tensor& x) {
   return detail::unary("abs", x, [](auto v) { return std::abs(v); },
-                       [](auto v, auto) { return v > 0 ? 1.0 : (v < 0 ? -1.0 : 0.0); });
+                       [](auto g, auto v, auto) { return v > 0 ? g : (v < 0 ? -g : decltype(g)(0)); });
 }
 /// min(max(x, lo), hi); the gradient passes where lo <= x <= hi. Throws when lo > hi.
 inline Tensor clamp(const Tensor& x, double lo, double hi) {
   INV_CHECK(lo <= hi, "clamp: expected lo <= hi, got lo=", lo, " hi=", hi);
   return detail::unary(
       "clamp", x, [lo, hi](auto v) { return std::min<decltype(v)>(std::max<decltype(v)>(v, lo), hi); },
-      [lo, hi](auto v, auto) { return (v >= lo && v <= hi) ? 1.0 : 0.0; });
+      [lo, hi](auto g, auto v, auto) { return v >= lo && v <= hi ? g : decltype(g)(0); });
 }
 inline Tensor relu(const Tensor& x) {
-  return detail::unary("relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); },
-                       [](auto v, auto) { return v > 0 ? 1.0 : 0.0; });
+  return detail::unary("relu", x, [](auto v) { return std::max(v, decltype(v)(0)); },
+                       [](auto g, auto v, auto) { return v > 0 ? g : decltype(g)(0); });
 }
 /// x for x > 0, slope·x otherwise (PyTorch default slope 0.01).
 inline Tensor leaky_relu(const Tensor& x, double slope = 0.01) {
-  return detail::unary("leaky_relu", x, [slope](auto v) { return v > 0 ? v : static_cast<decltype(v)>(slope * v); },
-                       [slope](auto v, auto) { return v > 0 ? 1.0 : slope; });
+  // Written without branches so the loops vectorise: x>0 ? x : slope·x, and its derivative.
+  return detail::unary(
+      "leaky_relu", x,
+      [slope](auto v) {
+        using T = decltype(v);
+        return std::max(v, T(0)) + T(slope) * std::min(v, T(0));
+      },
+      [slope](auto g, auto v, auto) { return v > 0 ? g : static_cast<decltype(g)>(slope * g); });
 }
 /// 1 / (1 + e^-x), computed without overflow for large |x|.
 inline Tensor sigmoid(const Tensor& x) {
@@ -207,11 +214,11 @@ inline Tensor sigmoid(const Tensor& x) {
         const T e = std::exp(v);
         return e / (T(1) + e);
       },
-      [](auto, auto y) { return double(y) * (1.0 - double(y)); });
+      [](auto g, auto, auto y) { return g * y * (1 - y); });
 }
 inline Tensor tanh(const Tensor& x) {
   return detail::unary("tanh", x, [](auto v) { return std::tanh(v); },
-                       [](auto, auto y) { return 1.0 - double(y) * double(y); });
+                       [](auto g, auto, auto y) { return g * (1 - y * y); });
 }
 
 // ---------------------------------------------------------------------------

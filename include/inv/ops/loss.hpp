@@ -175,9 +175,10 @@ inline Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction redu
     const int64_t grain = kElementwiseGrain;
     std::vector<double> part(static_cast<size_t>(chunk_count(n, grain)), 0.0);
     parallel_for(n, grain, [&](int64_t s, int64_t e) {
-      double acc = 0;
-      for (int64_t i = s; i < e; ++i) acc += double(a[i] - b[i]) * double(a[i] - b[i]);
-      part[static_cast<size_t>(s / grain)] = acc;
+      part[static_cast<size_t>(s / grain)] = kernels::lane_sum(e - s, [&](int64_t i) {
+        const double d = double(a[s + i]) - double(b[s + i]);
+        return d * d;
+      });
     });
     double total = 0;
     for (double p : part) total += p;

@@ -73,9 +73,41 @@ void for_each_plane(int64_t planes, int64_t plane_work, F&& f) {
 
 namespace kernels {
 
-/// Max pooling of planes (P, H, W) -> y (P, OH, OW); idx gets the flat (iy·W + ix) argmax.
+/// The common 2x2, stride 2, unpadded case of max_pool2d_forward.
 template <class T>
-void max_pool2d_forward(const T* x, int64_t P, int64_t H, int64_t W, const Pool2dOptions& o, T* y, int32_t* idx) {
+void max_pool2x2_forward(const T* x, int64_t P, int64_t H, int64_t W, T* y, int32_t* idx) {
+  const int64_t OH = H / 2, OW = W / 2;
+  inv::detail::for_each_plane(P, OH * OW * 4, [&](int64_t p) {
+    const T* xp = x + p * H * W;
+    T* yp = y + p * OH * OW;
+    int32_t* ip = idx + p * OH * OW;
+    for (int64_t oy = 0; oy < OH; ++oy) {
+      const T* r0 = xp + 2 * oy * W;
+      const T* r1 = r0 + W;
+      for (int64_t ox = 0; ox < OW; ++ox) {
+        // Scan order (0,0) (0,1) (1,0) (1,1); a later element wins only if strictly larger (or NaN).
+        int64_t a = 2 * ox;
+        T best = r0[a];
+        int32_t arg = static_cast<int32_t>(2 * oy * W + a);
+        const T c[3] = {r0[a + 1], r1[a], r1[a + 1]};
+        const int32_t ci[3] = {arg + 1, static_cast<int32_t>(arg + W), static_cast<int32_t>(arg + W + 1)};
+        for (int k = 0; k < 3; ++k)
+          if (c[k] > best || std::isnan(c[k])) {
+            best = c[k];
+            arg = ci[k];
+          }
+        yp[oy * OW + ox] = best;
+        ip[oy * OW + ox] = arg;
+      }
+    }
+  });
+}
+
+/// Max pooling of planes (P, H, W) -> y (P, OH, OW); idx gets the flat (iy·W + ix) argmax.
+/// The reference for every kernel size, stride, padding and dilation.
+template <class T>
+void max_pool2d_forward_general(const T* x, int64_t P, int64_t H, int64_t W, const Pool2dOptions& o, T* y,
+                                int32_t* idx) {
   const int64_t OH = o.out_h(H), OW = o.out_w(W);
   inv::detail::for_each_plane(P, OH * OW * o.kernel_h * o.kernel_w, [&](int64_t p) {
     const T* xp = x + p * H * W;
@@ -100,6 +132,16 @@ void max_pool2d_forward(const T* x, int64_t P, int64_t H, int64_t W, const Pool2
         idx[(p * OH + oy) * OW + ox] = static_cast<int32_t>(arg);
       }
   });
+}
+
+/// max_pool2d's kernel: the 2x2 stride-2 fast path when it applies, else the general one.
+template <class T>
+void max_pool2d_forward(const T* x, int64_t P, int64_t H, int64_t W, const Pool2dOptions& o, T* y, int32_t* idx) {
+  if (o.kernel_h == 2 && o.kernel_w == 2 && o.stride_h == 2 && o.stride_w == 2 && o.pad_h == 0 && o.pad_w == 0 &&
+      o.dilation_h == 1 && o.dilation_w == 1)
+    max_pool2x2_forward(x, P, H, W, y, idx);
+  else
+    max_pool2d_forward_general(x, P, H, W, o, y, idx);
 }
 
 /// Average pooling of planes (P, H, W) -> y (P, OH, OW).

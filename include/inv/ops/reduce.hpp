@@ -6,6 +6,7 @@
 
 #include <limits>
 
+#include "inv/kernels/sum.hpp"
 #include "inv/ops/shape_ops.hpp"
 
 namespace inv {
@@ -45,11 +46,7 @@ template <class T>
 double sum_all(const T* x, int64_t n) {
   const int64_t grain = kElementwiseGrain;
   std::vector<double> part(static_cast<size_t>(chunk_count(n, grain)), 0.0);
-  parallel_for(n, grain, [&](int64_t b, int64_t e) {
-    double acc = 0;
-    for (int64_t i = b; i < e; ++i) acc += x[i];
-    part[static_cast<size_t>(b / grain)] = acc;
-  });
+  parallel_for(n, grain, [&](int64_t b, int64_t e) { part[static_cast<size_t>(b / grain)] = kernels::lane_sum(x + b, e - b); });
   double total = 0;
   for (double p : part) total += p;
   return total;

@@ -12,6 +12,8 @@
 // 1.0 form takes smaller steps during the first hundreds of iterations.
 #pragma once
 
+#include <type_traits>
+
 #include "inv/optim/optimizer.hpp"
 
 namespace inv::optim {
@@ -50,20 +52,24 @@ class Adam : public Optimizer {
       using T = decltype(tag);
       T *pp = p.data<T>(), *pm = m.data<T>(), *pv = v.data<T>(), *px = vmax.defined() ? vmax.data<T>() : nullptr;
       const T* pg = g.data<T>();
-      const T b1 = T(opt_.beta1), b2 = T(opt_.beta2), eps = T(opt_.eps), wd = T(opt_.weight_decay);
-      const T decay = T(1 - lr() * opt_.weight_decay), ss = T(step_size), bcs = T(bc2_sqrt);
-      detail::for_each_element(p.numel(), [&](int64_t k) {
-        T grad = pg[k];
-        if (decoupled_)
-          pp[k] *= decay;
-        else
-          grad += wd * pp[k];
-        pm[k] = b1 * pm[k] + (1 - b1) * grad;
-        pv[k] = b2 * pv[k] + (1 - b2) * grad * grad;
-        T second = pv[k];
-        if (px) second = px[k] = std::max(px[k], pv[k]);
-        pp[k] -= ss * pm[k] / (std::sqrt(second) / bcs + eps);
-      });
+      const T b1 = T(opt_.beta1), b2 = T(opt_.beta2), eps = T(opt_.eps), ss = T(step_size), bcs = T(bc2_sqrt);
+      // Weight decay is either folded into the gradient (Adam) or applied to p first (AdamW).
+      const T wd = decoupled_ ? T(0) : T(opt_.weight_decay);
+      const T decay = decoupled_ ? T(1 - lr() * opt_.weight_decay) : T(1);
+      auto kernel = [&](auto amsgrad) {
+        detail::for_each_element(p.numel(), [&](int64_t k) {
+          const T grad = pg[k] + wd * pp[k];
+          pm[k] = b1 * pm[k] + (1 - b1) * grad;
+          pv[k] = b2 * pv[k] + (1 - b2) * grad * grad;
+          T second = pv[k];
+          if constexpr (decltype(amsgrad)::value) second = px[k] = std::max(px[k], pv[k]);
+          pp[k] = pp[k] * decay - ss * pm[k] / (std::sqrt(second) / bcs + eps);
+        });
+      };
+      if (px)
+        kernel(std::true_type{});
+      else
+        kernel(std::false_type{});
     });
   }
 

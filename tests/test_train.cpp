@@ -1,0 +1,187 @@
+// Training loop: learning, exact resume, CSV log, checkpoints, divergence, progress output.
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <inv/data/transforms.hpp>
+#include <inv/models/zoo.hpp>
+#include <inv/optim/adam.hpp>
+#include <inv/train/fit.hpp>
+
+using namespace inv;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A temporary directory removed at the end of the test.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("inv_test_train_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  static int& counter() {
+    static int c = 0;
+    return c;
+  }
+};
+
+/// Two classes of 8x8 images: a bright left half (0) or a bright right half (1), plus noise.
+data::Dataset halves(int64_t n, uint64_t seed) {
+  Generator g(seed);
+  data::Dataset ds;
+  ds.classes = {"left", "right"};
+  ds.images = rand({n, 1, 8, 8}, g);
+  auto* p = ds.images.data<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t label = i % 2;
+    ds.labels.push_back(label);
+    for (int64_t r = 0; r < 8; ++r)
+      for (int64_t c = 0; c < 8; ++c) p[i * 64 + r * 8 + c] = 0.3f * p[i * 64 + r * 8 + c] + ((c < 4) == (label == 0) ? 0.7f : 0.f);
+  }
+  return ds;
+}
+
+std::shared_ptr<nn::Sequential> small_net(uint64_t seed) {
+  Generator g(seed);
+  auto m = std::make_shared<nn::Sequential>();
+  m->emplace<nn::Conv2d>("conv1", 1, 4, 3, Conv2dOptions(), true, g);
+  m->emplace<nn::ReLU>("ReLU1");
+  m->emplace<nn::MaxPool2d>("pool1", 2);
+  m->emplace<nn::Flatten>("flatten");
+  m->emplace<nn::Linear>("fc", 36, 2, true, g);
+  return m;
+}
+
+optim::AdamOptions paper_adam() { return {1e-2, 0.9, 0.999, 1e-3, 0, true}; }
+
+}  // namespace
+
+TEST_CASE("fit learns a separable problem and evaluate agrees", "[train]") {
+  const auto train = halves(64, 1), test = halves(32, 2);
+  auto net = small_net(3);
+  optim::Adam opt(net->parameters(), paper_adam());
+  train::FitOptions o;
+  o.epochs = 5;
+  o.batch_size = 8;
+  o.quiet = true;
+  o.mean = {0.5};
+  o.std = {0.5};
+  o.validation = &test;
+  const auto history = train::fit(*net, opt, nullptr, train, o);
+  REQUIRE(history.size() == 5);
+  CHECK(history.back().train_accuracy == 1.0);
+  CHECK(history.back().val_accuracy == 1.0);
+  CHECK(history.back().train_loss < history.front().train_loss);
+  const auto eval = train::evaluate(*net, test, {0.5}, {0.5});
+  CHECK(eval.count == 32);
+  CHECK(eval.accuracy == history.back().val_accuracy);
+  CHECK(net->is_training());  // fit and evaluate restore the mode
+}
+
+TEST_CASE("a resumed run ends bitwise identical to an uninterrupted one", "[train][resume]") {
+  TempDir dir;
+  const auto train = halves(40, 4);
+  train::FitOptions o;
+  o.epochs = 3;
+  o.batch_size = 8;
+  o.quiet = true;
+  o.mean = {0.5};
+  o.std = {0.5};
+  o.augment = [](data::Batch& b, Generator& g) { b.images = data::random_horizontal_flip(b.images, 0.5, g); };
+
+  auto straight = small_net(5);
+  optim::Adam opt1(straight->parameters(), paper_adam());
+  optim::StepLR s1(opt1, 1, 0.5);
+  const auto h1 = train::fit(*straight, opt1, &s1, train, o);
+
+  o.checkpoint = dir.file("run.invckpt");
+  o.csv_log = dir.file("run.csv");
+  o.epochs = 1;  // "interrupted" after one epoch
+  auto first = small_net(5);
+  optim::Adam opt2(first->parameters(), paper_adam());
+  optim::StepLR s2(opt2, 1, 0.5);
+  train::fit(*first, opt2, &s2, train, o);
+
+  o.epochs = 3;  // a new process: fresh model and optimiser, resumed from the checkpoint
+  auto resumed = small_net(99);
+  optim::Adam opt3(resumed->parameters(), paper_adam());
+  optim::StepLR s3(opt3, 1, 0.5);
+  const auto h3 = train::fit(*resumed, opt3, &s3, train, o);
+
+  REQUIRE(h3.size() == 3);
+  CHECK(h3[0].train_loss == Approx(h1[0].train_loss).epsilon(1e-7));  // restored from the log (8 digits)
+  CHECK(h3[2].train_loss == h1[2].train_loss);                          // trained after the resume
+  CHECK(opt3.lr() == opt1.lr());
+  const auto a = straight->state_dict(), b = resumed->state_dict();
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].first);
+    CHECK(equal(a[i].second, b[i].second));
+  }
+  std::ifstream csv(o.csv_log);
+  std::string header, line;
+  std::getline(csv, header);
+  CHECK(header == "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,images_per_second");
+  int rows = 0;
+  while (std::getline(csv, line)) ++rows;
+  CHECK(rows == 3);
+  for (const auto& e : fs::directory_iterator(dir.path))
+    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);  // atomic writes left nothing behind
+}
+
+TEST_CASE("model checkpoints round-trip and mismatches are reported by name", "[train][checkpoint]") {
+  TempDir dir;
+  auto a = models::lenet();
+  train::save_model(dir.file("lenet.invckpt"), *a, {{"model", "lenet"}});
+  Generator g(6);
+  auto b = models::lenet(g);
+  const auto ck = train::load_model(dir.file("lenet.invckpt"), *b);
+  CHECK(ck.metadata.at("model") == "lenet");
+  CHECK(equal(a->named_parameters()[0].second, b->named_parameters()[0].second));
+  auto other = small_net(7);
+  CHECK_THROWS_WITH(train::load_model(dir.file("lenet.invckpt"), *other),
+                    Catch::Contains("conv1.weight: expected (4,1,3,3), found (8,1,5,5)") &&
+                        Catch::Contains("missing in checkpoint: fc.weight"));
+}
+
+TEST_CASE("a diverging run stops with a clear error", "[train]") {
+  auto train = halves(16, 8);
+  train.images.data<float>()[3] = std::nanf("");
+  auto net = small_net(9);
+  optim::Adam opt(net->parameters(), paper_adam());
+  train::FitOptions o;
+  o.epochs = 1;
+  o.batch_size = 16;
+  o.quiet = true;
+  CHECK_THROWS_WITH(train::fit(*net, opt, nullptr, train, o), Catch::Contains("loss became nan") &&
+                                                                  Catch::Contains("epoch 1, batch 1"));
+}
+
+TEST_CASE("progress prints plain lines when the output is not a terminal", "[train][progress]") {
+  TempDir dir;
+  FILE* f = std::fopen(dir.file("log.txt").c_str(), "w+");
+  REQUIRE(f);
+  train::Progress p(false, f, /*interval=*/1e9);
+  p.start("epoch 1/2", 4);
+  p.update(1, "loss 1.0", 32);
+  p.update(2, "loss 0.5", 64);  // suppressed: within the interval
+  p.update(4, "loss 0.1", 128);
+  p.message("done");
+  std::fflush(f);
+  std::rewind(f);
+  char buf[512] = {};
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  const std::string out(buf, n);
+  CHECK(out.find("\r") == std::string::npos);
+  CHECK(out.find("epoch 1/2 1/4  loss 1.0") != std::string::npos);
+  CHECK(out.find("2/4") == std::string::npos);
+  CHECK(out.find("epoch 1/2 4/4  loss 0.1") != std::string::npos);
+  CHECK(out.find("took") != std::string::npos);
+  CHECK(out.find("done\n") != std::string::npos);
+  CHECK(train::format_duration(3725) == "1:02:05");
+  CHECK(train::format_duration(65) == "1:05");
+}
