@@ -51,5 +51,8 @@
 #include "inv/data/transforms.hpp"
 #include "inv/data/loader.hpp"
 
-// Image-quality metrics.
+// Image-quality metrics, training loops and the attacks.
 #include "inv/metrics.hpp"
+#include "inv/train/progress.hpp"
+#include "inv/train/fit.hpp"
+#include "inv/attack.hpp"

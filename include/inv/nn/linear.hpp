@@ -43,4 +43,22 @@ class Flatten : public Module {
   int64_t start_, end_;
 };
 
+/// Unflatten(shape): (N, D) -> (N, shape...), D = numel(shape), a view (as nn.Unflatten(1, shape)).
+class Unflatten : public Module {
+ public:
+  explicit Unflatten(Shape shape) : shape_(std::move(shape)) {}
+  Tensor forward(const Tensor& x) override {
+    INV_CHECK(x.dim() == 2 && x.size(1) == inv::numel(shape_), "Unflatten: expected (N, ", inv::numel(shape_),
+              ") input, got ", to_string(x.shape()));
+    Shape s{x.size(0)};
+    s.insert(s.end(), shape_.begin(), shape_.end());
+    return reshape(x, s);
+  }
+  std::string type_name() const override { return "Unflatten"; }
+  std::string extra_repr() const override { return "shape=" + to_string(shape_); }
+
+ private:
+  Shape shape_;
+};
+
 }  // namespace inv::nn
