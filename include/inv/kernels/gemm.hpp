@@ -4,70 +4,82 @@
 //
 // A is stored (M×K) or, transposed, (K×M); B is (K×N) or (N×K); all row-major with
 // leading dimensions lda, ldb, ldc. beta == 0 means C is not read (NaN in C does not
-// propagate). gemm is the library's kernel; gemm_naive is the reference it is tested
-// against and gemm_eigen the Eigen product it replaced (kept for benchmarks).
+// propagate). gemm is the library's kernel: every convolution, linear layer and
+// matmul goes through it. gemm_naive is the reference it is tested against and
+// gemm_eigen the Eigen product it replaced (kept for bench/bench_gemm.cpp).
 //
 // Structure (GotoBLAS / BLIS)
 // ---------------------------
-//   for jc in N, step NC:                    B block  (KC × NC)  lives in L3
-//     for pc in K, step kc (≤ KC):           C += A[:, pc] · B[pc, jc]
-//       for icc in M, step MCC:
-//         pack A[icc, pc] into MR-row micro-panels, B[pc, jc] (once per pc) into
-//         NR-column micro-panels, zero-padded at the edges          (region 1)
-//         for each tile (≤ MC rows × a column group):              (region 2)
-//           for jr in the group, step NR:    B micro-panel (kc × NR) lives in L1
-//             for ir in the tile, step MR:   A block (MC × kc) lives in L2
-//               micro-kernel: MR × NR accumulators, rank-1 update per k.
+// C is cut into tasks (blocks of rows × columns, see below). Each task runs
+//   for jc in its columns, step NC:
+//     for pc in 0..K, step kc ≤ KC:                C += op(A)[:, pc] · op(B)[pc, jc]
+//       for ic in its rows, step mc ≤ MC:
+//         pack op(A)[ic, pc] into MR-row micro-panels              (mc × kc: L2)
+//         for each group of 4 NR-column micro-panels of op(B)[pc, jc]:
+//           first ic only: pack them, zero-padded at the edge      (kc × NC: L3)
+//           for each B micro-panel (kc × NR: L1), for each A micro-panel:
+//             micro-kernel: one MR × NR tile of C, a rank-1 update per k.
+// B is packed by the first row block, group by group, just before it is used, so
+// the copy is still in cache; the later row blocks reuse it.
 //
 // Micro-kernel: MR = 6 rows × NR = 2 vectors, written with the GCC/Clang vector
-// extension (vector_size 32 with AVX, 16 without): 6×16 for float, 6×8 for double
-// with AVX2 — 12 accumulators + 2 B vectors + 1 broadcast A value = 15 of the 16
-// vector registers; per k, 2 vector loads and 6 broadcasts feed 12 FMAs, enough
-// independent chains to cover the FMA latency (4 cycles × 2 units on Zen 3).
+// extension (32-byte vectors with AVX, 16-byte without), so 6×16 for float and 6×8
+// for double under AVX2. 12 accumulators + 2 B vectors + 1 broadcast A value take
+// 15 of the 16 vector registers; each k loads 2 B vectors and broadcasts 6 A values
+// for 12 FMAs, enough independent chains to hide the FMA latency (2 units × 4
+// cycles on Zen 3). Partial tiles at the edges run the same kernel on zero-padded
+// panels and store only their valid part.
 //
-// Blocking (for 32 KiB L1d, 512 KiB L2, a large shared L3): KC = 256 makes the B
-// micro-panel 16 KiB for float (256·16·4 B) and double (256·8·8 B): half of L1,
-// leaving room for the streamed A micro-panel (6 KiB / 12 KiB) and C. MC = 144
-// (float) / 72 (double) rows make the packed A block 144 KiB, well inside L2 with
-// room for the B panels passing through. NC = 4080 / 2040 columns bound the packed B
-// block to 4 MiB (L3). K is cut into ⌈K / KC⌉ equal blocks (576 → 3 × 192, not 256 +
-// 256 + 64) so no block is short. MCC = 16·MC bounds the packed A buffer (2.3 MiB).
+// Blocking, for 32 KiB L1d and 512 KiB L2 per core and a large shared L3:
+//  * KC = 256: a B micro-panel is 256·16·4 B (float) or 256·8·8 B (double) = 16 KiB,
+//    half of L1, leaving room for the A micro-panel streaming past it. K is cut
+//    into ⌈K / KC⌉ equal blocks (576 → 3 × 192, not 256 + 256 + 64).
+//  * MC = 144 (float) / 72 (double) rows: the packed A block is 144 KiB, well inside
+//    L2 with room for the B micro-panels and C passing through. Row blocks are
+//    equalised the same way (rounded up to MR).
+//  * NC = 4080 (float) / 2040 (double) columns: the packed B block is ≤ 4 MiB (L3).
+// (KC ∈ {192, 256, 384} × MC ∈ {96, 144, 240} measured within noise of each other.)
 //
-// Small products: packing only pays when the packed panel is reused. B is read in
-// place (no packing) when its rows are contiguous (op(B) = B) and M is small; A is
-// read in place (broadcasts accept any stride) when N is small. Only edge panels
-// are then packed. When op(B) = Bᵀ, M is small and N large (linear layers), the
-// product is computed as Cᵀ = op(B)ᵀ · op(A)ᵀ so that the large operand is read in
-// place and only the small one is packed (the same products are formed, so the
-// result is the same either way). Products below ~2^18 multiply-adds run serially.
+// Small products. Packing pays only when the packed panel is reused enough: B is
+// read in place when its rows are contiguous (op(B) = B) and M ≤ 24, A (broadcasts
+// take any stride) when N ≤ 64; only partial edge panels are then packed. Bᵀ is
+// packed by transposing vector blocks in registers. A cost model (padded micro-tiles,
+// packing, scattered stores into C) chooses between computing C and Cᵀ = op(B)ᵀ ·
+// op(A)ᵀ: for linear layers (op(B) = Wᵀ, few rows of A) Cᵀ reads W in place and
+// packs only the small operand.
 //
 // Threading and determinism
 // -------------------------
-// Both regions are inv::parallel_for loops over fixed chunks: packing jobs (micro-
-// panels) and tiles of C (row blocks × column groups). Every boundary (NC, kc, MCC,
-// MC, the column groups, the micro-tile grid) and every choice above (packing, the
-// orientation, serial or parallel) is a function of (M, N, K, trans_a, trans_b)
-// only, and K is never split across threads. Each C element is therefore computed
-// by exactly the same operations in the same order for any thread count: for each
-// K block in order, an accumulator starting at 0 gets acc = fma(a_k, b_k, acc) for
-// the block's k in increasing order, then c = alpha·acc + beta·c (first block) or
-// c = alpha·acc + c (later blocks). Results are bitwise identical for every
-// OMP_NUM_THREADS. Called inside a parallel region (the conv kernels do that),
-// parallel_for runs everything serially on the calling thread.
+// A product of W = M·N·K multiply-adds is cut into min(8, W / 2^18) tasks (one below
+// 2^19): a grid of row groups × column groups (multiples of MR and NR), shaped so
+// that the work repeated across tasks is cheapest (each column group packs its rows
+// of A, each row group its columns of B). The tasks run through one
+// inv::parallel_for; each packs into its own thread's buffers and computes its
+// block of C over all of K, which is never split. The grid, the blocking, the
+// packing choices and the orientation are functions of (M, N, K, trans_a, trans_b)
+// only, never of the thread count, so every element of C is computed by the same
+// operations in the same order on any number of threads: for each K block in
+// order, an accumulator starting at 0 takes acc += a_k · b_k (one FMA under
+// -march=native) over the block's k in increasing order, then c = alpha·acc +
+// beta·c (first block) or c = alpha·acc + c (later blocks). Results are bitwise
+// identical for every OMP_NUM_THREADS. Inside a parallel region (the conv kernels
+// call gemm per chunk of images) parallel_for runs the tasks serially on the
+// calling thread.
 //
 // Packing buffers are thread_local vectors that only grow: no allocation per call
-// in the steady state. Worker threads read the calling thread's buffers during the
-// regions (the caller waits for them).
+// in the steady state.
 //
-// Numerics vs Eigen: both accumulate in the working precision with FMA (under
-// -march=native); the K blocking (ours: equal blocks ≤ 256; Eigen: its own kc) and
-// the way alpha is applied differ, so the two agree to rounding, not bitwise.
+// Numerics vs gemm_eigen: both accumulate in the working precision (with FMA under
+// -march=native) and agree to rounding, not bitwise: the K blocks and the order in
+// which alpha, beta and the partial sums are combined differ.
 #pragma once
 
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "inv/parallel.hpp"
@@ -172,15 +184,9 @@ struct GemmBlocking {
   static constexpr int64_t kLanes = kGemmVectorBytes / static_cast<int64_t>(sizeof(T));
   static constexpr int64_t MR = 6;
   static constexpr int64_t NR = 2 * kLanes;
-#ifndef TUNE_KC
   static constexpr int64_t KC = 256;
   static constexpr int64_t MC = sizeof(T) == 4 ? 144 : 72;
-#else
-  static constexpr int64_t KC = TUNE_KC;
-  static constexpr int64_t MC = sizeof(T) == 4 ? TUNE_MC : TUNE_MC / 2;
-#endif
   static constexpr int64_t NC = sizeof(T) == 4 ? 4080 : 2040;
-  static constexpr int64_t MCC = 16 * MC;
 };
 
 /// A strided view of the product: op(A)(i, k) = a[i·a_rs + k·a_cs], op(B)(k, j) =
@@ -221,6 +227,40 @@ void pack_a_panel(const GemmProblem<T>& p, int64_t i0, int64_t m, int64_t k0, in
     for (int64_t r = 0; r < MR; ++r) out[k * MR + r] = r < m ? a[r * p.a_rs + k * p.a_cs] : T(0);
 }
 
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define INV_GEMM_SHUFFLEVECTOR 1
+
+/// One stage of an in-register transpose of L vectors of L lanes: swaps bit s of
+/// the row index with bit s of the lane index (rows a = i and b = i + s).
+template <class V, int64_t L, int64_t s, size_t... l>
+inline void transpose_stage(V& a, V& b, std::index_sequence<l...>) {
+  const V lo = __builtin_shufflevector(a, b, ((l & s) ? L + l - s : l)...);
+  const V hi = __builtin_shufflevector(a, b, ((l & s) ? L + l : l + s)...);
+  a = lo;
+  b = hi;
+}
+
+/// out[c·ldo + r] = in[r·ld + c] for an L × L block (L = lanes of a vector).
+template <class T>
+__attribute__((always_inline)) inline void transpose_block(const T* in, int64_t ld, T* out, int64_t ldo) {
+  using V = typename GemmBlocking<T>::V;
+  constexpr int64_t L = GemmBlocking<T>::kLanes;
+  V r[L];
+#pragma GCC unroll 8
+  for (int64_t i = 0; i < L; ++i) std::memcpy(&r[i], in + i * ld, sizeof(V));
+  auto stage = [&](auto s) {
+#pragma GCC unroll 8
+    for (int64_t i = 0; i < L; ++i)
+      if (!(i & s.value)) transpose_stage<V, L, s.value>(r[i], r[i + s.value], std::make_index_sequence<L>());
+  };
+  if constexpr (L >= 8) stage(std::integral_constant<int64_t, 4>());
+  if constexpr (L >= 4) stage(std::integral_constant<int64_t, 2>());
+  stage(std::integral_constant<int64_t, 1>());
+#pragma GCC unroll 8
+  for (int64_t i = 0; i < L; ++i) std::memcpy(out + i * ldo, &r[i], sizeof(V));
+}
+#endif
+
 /// out[k·NR + j] = op(B)(k0 + k, j0 + j) for j < n, 0 for n ≤ j < NR; k < kc.
 template <class T>
 void pack_b_panel(const GemmProblem<T>& p, int64_t j0, int64_t n, int64_t k0, int64_t kc, T* out) {
@@ -235,9 +275,17 @@ void pack_b_panel(const GemmProblem<T>& p, int64_t j0, int64_t n, int64_t k0, in
       for (int64_t j = 0; j < NR; ++j) out[k * NR + j] = j < n ? b[k * p.b_rs + j] : T(0);
     return;
   }
+  int64_t k_done = 0;
+#ifdef INV_GEMM_SHUFFLEVECTOR
+  // Rows of Bᵀ are contiguous: transpose L × L blocks in registers.
+  constexpr int64_t L = GemmBlocking<T>::kLanes;
+  if (p.b_rs == 1 && n == NR && L <= 8)
+    for (; k_done + L <= kc; k_done += L)
+      for (int64_t h = 0; h < NR; h += L) transpose_block(b + h * p.b_cs + k_done, p.b_cs, out + k_done * NR + h, NR);
+#endif
   for (int64_t j = 0; j < NR; ++j)
     if (j < n)
-      for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = b[k * p.b_rs + j * p.b_cs];
+      for (int64_t k = k_done; k < kc; ++k) out[k * NR + j] = b[k * p.b_rs + j * p.b_cs];
     else
       for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = T(0);
 }
@@ -293,11 +341,12 @@ __attribute__((always_inline)) inline void micro_tile(int64_t kc, const T* a, in
     a += a_k;
     b += b_k;
   }
-  if (m == MR && n == NR && c_cs == 1) {
+  if (n == NR && c_cs == 1) {
 #pragma GCC unroll 6
     for (int64_t r = 0; r < MR; ++r)
 #pragma GCC unroll 2
       for (int64_t h = 0; h < 2; ++h) {
+        if (r >= m) continue;
         T* cp = c + r * c_rs + h * L;
         V v;
         if (beta == T(0)) {
@@ -336,31 +385,30 @@ inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 /// B micro-panels packed together, reading kPackGroup·NR consecutive elements of each row.
 constexpr int64_t kPackGroup = 4;
 
-/// Multiply-adds below which a product runs on one thread.
-constexpr double kGemmSerialWork = double(1 << 18);
-
-/// One step of the loop nest: C[icc : icc + mcc, jc : jc + nc] (+)= op(A)[icc.., pc : pc + kc] ·
-/// op(B)[pc.., jc..], with the packing buffers and the packing choices.
+/// One block of the loop nest: C[ic : ic + mc, jc : jc + nc] (+)= op(A)[ic.., pc : pc + kc]
+/// · op(B)[pc.., jc..], with the packing buffers and the packing choices.
 template <class T>
-struct GemmStep {
-  int64_t icc, mcc, jc, nc, pc, kc;
+struct GemmBlock {
+  int64_t ic, mc, jc, nc, pc, kc;
   T beta;  // p.beta for the first K block, 1 after
   T* ap;   // A's MR-row micro-panels, panel i/MR at ap + i·kc
   T* bp;   // B's NR-column micro-panels, panel j/NR at bp + j·kc
   bool pack_a, pack_b;
 };
 
-/// Rows [i0, i1) × columns [j0, j1) of a step (offsets within it, multiples of MR
-/// and NR): for each B micro-panel, the micro-kernel over the rows. With pack_b_now,
-/// B's micro-panels (all, or the partial last one when B is read in place) are
-/// packed just before their first use, while they are hot in L1.
+/// Computes a block: packs A's micro-panels (all, or only a partial last one when A
+/// is read in place), then for each B micro-panel runs the micro-kernel down the
+/// rows. With pack_b_now (the first row block of a task), B's micro-panels (all, or
+/// the partial last one when B is read in place) are packed kPackGroup at a time
+/// just before their first use, while they are still in cache.
 template <class T>
-void gemm_tile(const GemmProblem<T>& p, const GemmStep<T>& s, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
-               bool pack_b_now) {
+void gemm_block(const GemmProblem<T>& p, const GemmBlock<T>& s, bool pack_b_now) {
   using G = GemmBlocking<T>;
   constexpr int64_t MR = G::MR, NR = G::NR;
-  for (int64_t jg = j0; jg < j1; jg += kPackGroup * NR) {
-    const int64_t jg1 = std::min(j1, jg + kPackGroup * NR);
+  for (int64_t i = s.pack_a ? 0 : s.mc / MR * MR; i < s.mc; i += MR)
+    pack_a_panel(p, s.ic + i, std::min(MR, s.mc - i), s.pc, s.kc, s.ap + i * s.kc);
+  for (int64_t jg = 0; jg < s.nc; jg += kPackGroup * NR) {
+    const int64_t jg1 = std::min(s.nc, jg + kPackGroup * NR);
     if (pack_b_now && s.pack_b) pack_b_panels(p, s.jc + jg, jg1 - jg, s.pc, s.kc, s.bp + jg * s.kc);
     if (pack_b_now && !s.pack_b && jg1 == s.nc && s.nc % NR)
       pack_b_panel(p, s.jc + s.nc / NR * NR, s.nc % NR, s.pc, s.kc, s.bp + s.nc / NR * NR * s.kc);
@@ -369,71 +417,118 @@ void gemm_tile(const GemmProblem<T>& p, const GemmStep<T>& s, int64_t i0, int64_
       const bool b_direct = !s.pack_b && n == NR;
       const T* b = b_direct ? p.b + s.pc * p.b_rs + (s.jc + j) : s.bp + j * s.kc;
       const int64_t b_k = b_direct ? p.b_rs : NR;
-      for (int64_t i = i0; i < i1; i += MR) {
-        const int64_t m = std::min(MR, s.mcc - i);
-        T* c = p.c + (s.icc + i) * p.c_rs + (s.jc + j) * p.c_cs;
+      for (int64_t i = 0; i < s.mc; i += MR) {
+        const int64_t m = std::min(MR, s.mc - i);
+        T* c = p.c + (s.ic + i) * p.c_rs + (s.jc + j) * p.c_cs;
         if (s.pack_a || m < MR)
           micro_tile<T, true>(s.kc, s.ap + i * s.kc, 1, MR, b, b_k, p.alpha, s.beta, c, p.c_rs, p.c_cs, m, n);
         else
-          micro_tile<T, false>(s.kc, p.a + (s.icc + i) * p.a_rs + s.pc * p.a_cs, p.a_rs, p.a_cs, b, b_k, p.alpha,
+          micro_tile<T, false>(s.kc, p.a + (s.ic + i) * p.a_rs + s.pc * p.a_cs, p.a_rs, p.a_cs, b, b_k, p.alpha,
                                s.beta, c, p.c_rs, p.c_cs, m, n);
       }
     }
   }
 }
 
-/// One step on all threads. Region 1 packs A's micro-panels (all, or only a partial
-/// last one when A is read in place). The step is cut into tiles: row blocks of ≤
-/// MC rows × column groups. When B is not packed yet (first row block of a K
-/// block), region 2 runs the first row block's tiles, which pack B as they go,
-/// and region 3 the other row blocks' tiles.
+/// Pack an operand when each of its elements is reused often enough (B must be
+/// packed when its rows are not contiguous).
 template <class T>
-void gemm_step(const GemmProblem<T>& p, const GemmStep<T>& s, bool b_packed, bool parallel) {
+bool packs_a(const GemmProblem<T>& p) {
+  return p.N > 4 * GemmBlocking<T>::NR;
+}
+template <class T>
+bool packs_b(const GemmProblem<T>& p) {
+  return p.b_cs != 1 || p.M > 4 * GemmBlocking<T>::MR;
+}
+
+/// Modelled cycles per packed element of A and of B (0 when read in place): a
+/// gather costs more than a copy of contiguous elements.
+template <class T>
+double a_pack_cost(const GemmProblem<T>& p) {
+  return packs_a(p) ? (p.a_rs == 1 ? 0.25 : 0.5) : 0.0;
+}
+template <class T>
+double b_pack_cost(const GemmProblem<T>& p) {
+#ifdef INV_GEMM_SHUFFLEVECTOR
+  constexpr double kTransposing = 0.6;
+#else
+  constexpr double kTransposing = 1.5;
+#endif
+  return packs_b(p) ? (p.b_cs == 1 ? 0.25 : kTransposing) : 0.0;
+}
+
+/// A rough model of gemm_blocked's time in cycles, to choose between computing C
+/// and Cᵀ: the micro-tiles (padded to MR × NR) at 2 vector FMAs per cycle, packing,
+/// and the scalar updates of C when its columns are not contiguous.
+template <class T>
+double gemm_cost(const GemmProblem<T>& p) {
+  using G = GemmBlocking<T>;
+  const double Mp = double(round_up(p.M, G::MR)), Np = double(round_up(p.N, G::NR)), K = double(p.K);
+  double cost = Mp * Np * K / double(2 * G::kLanes) + Mp * K * a_pack_cost(p) + Np * K * b_pack_cost(p);
+  if (p.c_cs != 1) cost += 2.0 * double(p.M) * double(p.N) * double(ceil_div(p.K, G::KC));
+  return cost;
+}
+
+/// Multiply-adds per task at least: a product of less than twice this runs as one
+/// task (on one thread), larger ones as up to kGemmMaxTasks tasks.
+constexpr double kGemmTaskWork = double(1 << 18);
+constexpr int64_t kGemmMaxTasks = 8;
+
+/// The task grid: blocks of mt rows × nt columns of C (multiples of MR and NR).
+struct GemmGrid {
+  int64_t mt, nt, tasks_m, tasks_n;
+};
+
+/// The task grid, a function of the sizes only. The number of tasks grows with the
+/// work; their shape makes the work repeated across tasks (A packed or read once
+/// per column group, B once per row group) cheapest.
+template <class T>
+GemmGrid gemm_grid(const GemmProblem<T>& p) {
+  using G = GemmBlocking<T>;
+  const double work = double(p.M) * double(p.N) * double(p.K);
+  const int64_t tasks = static_cast<int64_t>(std::clamp(work / kGemmTaskWork, 1.0, double(kGemmMaxTasks)));
+  const double a_once = double(p.M) * double(p.K) * (a_pack_cost(p) + 0.05);
+  const double b_once = double(p.N) * double(p.K) * (b_pack_cost(p) + 0.05);
+  int64_t gm = 1, gn = 1;
+  double best = -1;
+  for (int64_t n = 1; n <= std::min(tasks, ceil_div(p.N, G::NR)); ++n) {
+    const int64_t m = std::min(ceil_div(tasks, n), ceil_div(p.M, G::MR));
+    const double repeated = double(n - 1) * a_once + double(m - 1) * b_once;
+    if (best < 0 || repeated < best) best = repeated, gm = m, gn = n;
+  }
+  const int64_t mt = round_up(ceil_div(p.M, gm), G::MR), nt = round_up(ceil_div(p.N, gn), G::NR);
+  return {mt, nt, ceil_div(p.M, mt), ceil_div(p.N, nt)};
+}
+
+/// One task: C[i0 : i1, j0 : j1] over all of K, packing into this thread's buffers.
+template <class T>
+void gemm_task(const GemmProblem<T>& p, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
   using G = GemmBlocking<T>;
   constexpr int64_t MR = G::MR, NR = G::NR;
-  const int64_t m_panels = ceil_div(s.mcc, MR), n_panels = ceil_div(s.nc, NR);
-  const int64_t a_first = s.pack_a ? 0 : s.mcc / MR, a_jobs = m_panels - a_first;
-  const int64_t a_grain = parallel && a_jobs * MR * s.kc >= (1 << 16) ? ceil_div(a_jobs, 8) : a_jobs;
-  parallel_for(a_jobs, a_grain, [&](int64_t j0, int64_t j1) {
-    for (int64_t j = a_first + j0; j < a_first + j1; ++j)
-      pack_a_panel(p, s.icc + j * MR, std::min(MR, s.mcc - j * MR), s.pc, s.kc, s.ap + j * MR * s.kc);
-  });
-  const int64_t m_blocks = ceil_div(s.mcc, G::MC), mc = round_up(ceil_div(s.mcc, m_blocks), MR);
-  const int64_t n_groups = parallel ? std::clamp<int64_t>(n_panels / 4, 1, 8) : 1;
-  const int64_t nt = round_up(ceil_div(s.nc, n_groups), NR);
-  auto tile = [&](int64_t ib, int64_t jg, bool pack_b_now) {
-    gemm_tile(p, s, ib * mc, std::min(s.mcc, (ib + 1) * mc), jg * nt, std::min(s.nc, (jg + 1) * nt), pack_b_now);
-  };
-  const int64_t first = b_packed ? 0 : 1;
-  if (!b_packed)
-    parallel_for(n_groups, parallel ? 1 : n_groups, [&](int64_t g0, int64_t g1) {
-      for (int64_t g = g0; g < g1; ++g) tile(0, g, true);
-    });
-  const int64_t tiles = (m_blocks - first) * n_groups;
-  parallel_for(tiles, parallel ? 1 : std::max<int64_t>(tiles, 1), [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) tile(first + t % (m_blocks - first), t / (m_blocks - first), false);
-  });
+  const int64_t kcb = ceil_div(p.K, ceil_div(p.K, G::KC));
+  const int64_t m_blocks = ceil_div(i1 - i0, G::MC), mc = round_up(ceil_div(i1 - i0, m_blocks), MR);
+  T* const ap = gemm_buffer<T, 0>(mc * kcb);
+  T* const bp = gemm_buffer<T, 1>(round_up(std::min(G::NC, j1 - j0), NR) * kcb);
+  const bool pack_a = packs_a(p), pack_b = packs_b(p);
+  for (int64_t jc = j0; jc < j1; jc += G::NC)
+    for (int64_t pc = 0; pc < p.K; pc += kcb)
+      for (int64_t ic = i0; ic < i1; ic += mc) {
+        const GemmBlock<T> s{ic, std::min(mc, i1 - ic), jc, std::min(G::NC, j1 - jc), pc, std::min(kcb, p.K - pc),
+                             pc == 0 ? p.beta : T(1), ap, bp, pack_a, pack_b};
+        gemm_block(p, s, /*pack_b_now=*/ic == i0);
+      }
 }
 
 /// The blocked product of p (see the header comment). Requires M, N, K > 0.
 template <class T>
 void gemm_blocked(const GemmProblem<T>& p) {
-  using G = GemmBlocking<T>;
-  constexpr int64_t MR = G::MR, NR = G::NR;
-  const int64_t k_blocks = ceil_div(p.K, G::KC), kcb = ceil_div(p.K, k_blocks);
-  // Pack an operand when each of its elements is reused often enough (sizes only).
-  const bool pack_a = p.N > 4 * NR;
-  const bool pack_b = p.b_cs != 1 || p.M > 4 * MR;
-  const bool parallel = double(p.M) * double(p.N) * double(p.K) >= kGemmSerialWork;
-  T* const ap = gemm_buffer<T, 0>(round_up(std::min(p.M, G::MCC), MR) * kcb);
-  T* const bp = gemm_buffer<T, 1>(round_up(std::min(p.N, G::NC), NR) * kcb);
-  for (int64_t jc = 0; jc < p.N; jc += G::NC)
-    for (int64_t pc = 0; pc < p.K; pc += kcb)
-      for (int64_t icc = 0; icc < p.M; icc += G::MCC) {
-        const GemmStep<T> s{icc, std::min(G::MCC, p.M - icc), jc, std::min(G::NC, p.N - jc), pc,
-                            std::min(kcb, p.K - pc), pc == 0 ? p.beta : T(1), ap, bp, pack_a, pack_b};
-        gemm_step(p, s, /*b_packed=*/icc > 0, parallel);
-      }
+  const GemmGrid g = gemm_grid(p);
+  parallel_for(g.tasks_m * g.tasks_n, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t i0 = (t % g.tasks_m) * g.mt, j0 = (t / g.tasks_m) * g.nt;
+      gemm_task(p, i0, std::min(p.M, i0 + g.mt), j0, std::min(p.N, j0 + g.nt));
+    }
+  });
 }
 
 }  // namespace detail
@@ -465,11 +560,11 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
                                  C,
                                  ldc,
                                  1};
-  // Linear layers: op(B) = Bᵀ with few rows of A and many columns. Computing Cᵀ
-  // reads B's rows in place and packs only A.
-  using G = detail::GemmBlocking<T>;
-  if (trans_b && M <= 4 * G::MR && N > M)
-    detail::gemm_blocked(detail::transposed(p));
+  // E.g. linear layers, op(B) = Bᵀ with few rows of A: computing Cᵀ reads B's rows
+  // in place and packs only A.
+  const detail::GemmProblem<T> pt = detail::transposed(p);
+  if (detail::gemm_cost(pt) < detail::gemm_cost(p))
+    detail::gemm_blocked(pt);
   else
     detail::gemm_blocked(p);
 }
