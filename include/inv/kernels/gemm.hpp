@@ -307,27 +307,22 @@ void pack_b_panels(const GemmProblem<T>& p, int64_t j0, int64_t n, int64_t k0, i
   for (int64_t j = full; j < n; j += NR) pack_b_panel(p, j0 + j, std::min(NR, n - j), k0, kc, out + j * kc);
 }
 
-/// One MR × NR tile of C (the first m rows and n columns are stored):
-///   acc(r, j) = Σ_k a[r·a_r + k·a_k] · b[k·b_k + j],  k < kc, in increasing k;
-///   C(r, j) = alpha·acc + beta·C  (beta == 0: C is not read).
-/// A packed micro-panel has a_r = 1, a_k = MR; kPackedA makes those constants.
+/// The micro-kernel: acc(r, j) = Σ_k a[r·a_r + k·a_k] · b[k·b_k + j] over k < kc in
+/// increasing k, for r < MR, j < NR. A packed micro-panel has a_r = 1, a_k = MR
+/// (kPackedA makes those constants). Out of line, so that nothing else competes
+/// with its 15 vectors for the 16 registers.
 template <class T, bool kPackedA>
-__attribute__((always_inline)) inline void micro_tile(int64_t kc, const T* a, int64_t a_r, int64_t a_k, const T* b,
-                                                      int64_t b_k, T alpha, T beta, T* c, int64_t c_rs,
-                                                      int64_t c_cs, int64_t m, int64_t n) {
+__attribute__((noinline)) void micro_kernel(int64_t kc, const T* a, int64_t a_r, int64_t a_k, const T* b,
+                                            int64_t b_k, typename GemmBlocking<T>::V (&out)[GemmBlocking<T>::MR][2]) {
   using G = GemmBlocking<T>;
   using V = typename G::V;
-  constexpr int64_t MR = G::MR, NR = G::NR, L = G::kLanes;
+  constexpr int64_t MR = G::MR, L = G::kLanes;
   if constexpr (kPackedA) {
     a_r = 1;
     a_k = MR;
   }
-  // Start fetching the C tile now; it is needed after the k loop.
-  for (int64_t r = 0; r < m; ++r) {
-    __builtin_prefetch(c + r * c_rs, 1, 3);
-    __builtin_prefetch(c + r * c_rs + (n - 1) * c_cs, 1, 3);
-  }
   V acc[MR][2] = {};
+#pragma GCC unroll 1
   for (int64_t k = 0; k < kc; ++k) {
     V b0, b1;
     std::memcpy(&b0, b, sizeof(V));
@@ -341,12 +336,32 @@ __attribute__((always_inline)) inline void micro_tile(int64_t kc, const T* a, in
     a += a_k;
     b += b_k;
   }
-  if (n == NR && c_cs == 1) {
 #pragma GCC unroll 6
-    for (int64_t r = 0; r < MR; ++r)
-#pragma GCC unroll 2
+  for (int64_t r = 0; r < MR; ++r) {
+    out[r][0] = acc[r][0];
+    out[r][1] = acc[r][1];
+  }
+}
+
+/// One MR × NR tile of C, of which the first m rows and n columns are stored:
+/// C(r, j) = alpha·acc(r, j) + beta·C(r, j) with acc from micro_kernel (beta == 0:
+/// C is not read).
+template <class T, bool kPackedA>
+inline void micro_tile(int64_t kc, const T* a, int64_t a_r, int64_t a_k, const T* b, int64_t b_k, T alpha, T beta,
+                       T* c, int64_t c_rs, int64_t c_cs, int64_t m, int64_t n) {
+  using G = GemmBlocking<T>;
+  using V = typename G::V;
+  constexpr int64_t MR = G::MR, NR = G::NR, L = G::kLanes;
+  // Start fetching the C tile; it is needed after the k loop.
+  for (int64_t r = 0; r < m; ++r) {
+    __builtin_prefetch(c + r * c_rs, 1, 3);
+    __builtin_prefetch(c + r * c_rs + (n - 1) * c_cs, 1, 3);
+  }
+  V acc[MR][2];
+  micro_kernel<T, kPackedA>(kc, a, a_r, a_k, b, b_k, acc);
+  if (n == NR && c_cs == 1) {
+    for (int64_t r = 0; r < m; ++r)
       for (int64_t h = 0; h < 2; ++h) {
-        if (r >= m) continue;
         T* cp = c + r * c_rs + h * L;
         V v;
         if (beta == T(0)) {
@@ -359,13 +374,11 @@ __attribute__((always_inline)) inline void micro_tile(int64_t kc, const T* a, in
       }
     return;
   }
-  T tile[MR * NR];
-  for (int64_t r = 0; r < MR; ++r)
-    for (int64_t h = 0; h < 2; ++h) std::memcpy(tile + r * NR + h * L, &acc[r][h], sizeof(V));
   for (int64_t r = 0; r < m; ++r)
     for (int64_t j = 0; j < n; ++j) {
       T& cv = c[r * c_rs + j * c_cs];
-      cv = beta == T(0) ? alpha * tile[r * NR + j] : alpha * tile[r * NR + j] + beta * cv;
+      const T t = acc[r][j / L][j % L];
+      cv = beta == T(0) ? alpha * t : alpha * t + beta * cv;
     }
 }
 
