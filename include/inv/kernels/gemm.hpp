@@ -308,10 +308,10 @@ void pack_b_panels(const GemmProblem<T>& p, int64_t j0, int64_t n, int64_t k0, i
 }
 
 /// The micro-kernel: acc(r, j) = Σ_k a[r·a_r + k·a_k] · b[k·b_k + j] over k < kc in
-/// increasing k, for r < MR, j < NR. A packed micro-panel has a_r = 1, a_k = MR
-/// (kPackedA makes those constants). Out of line, so that nothing else competes
-/// with its 15 vectors for the 16 registers.
-template <class T, bool kPackedA>
+/// increasing k, for r < kRows (≤ MR; fewer for the last rows of C), j < NR. A
+/// packed micro-panel has a_r = 1, a_k = MR (kPackedA makes those constants). Out
+/// of line, so that nothing else competes with its 15 vectors for the 16 registers.
+template <class T, bool kPackedA, int64_t kRows>
 __attribute__((noinline)) void micro_kernel(int64_t kc, const T* a, int64_t a_r, int64_t a_k, const T* b,
                                             int64_t b_k, typename GemmBlocking<T>::V (&out)[GemmBlocking<T>::MR][2]) {
   using G = GemmBlocking<T>;
@@ -321,14 +321,14 @@ __attribute__((noinline)) void micro_kernel(int64_t kc, const T* a, int64_t a_r,
     a_r = 1;
     a_k = MR;
   }
-  V acc[MR][2] = {};
+  V acc[kRows][2] = {};
 #pragma GCC unroll 1
   for (int64_t k = 0; k < kc; ++k) {
     V b0, b1;
     std::memcpy(&b0, b, sizeof(V));
     std::memcpy(&b1, b + L, sizeof(V));
 #pragma GCC unroll 6
-    for (int64_t r = 0; r < MR; ++r) {
+    for (int64_t r = 0; r < kRows; ++r) {
       const T ar = a[r * a_r];
       acc[r][0] += ar * b0;
       acc[r][1] += ar * b1;
@@ -337,7 +337,7 @@ __attribute__((noinline)) void micro_kernel(int64_t kc, const T* a, int64_t a_r,
     b += b_k;
   }
 #pragma GCC unroll 6
-  for (int64_t r = 0; r < MR; ++r) {
+  for (int64_t r = 0; r < kRows; ++r) {
     out[r][0] = acc[r][0];
     out[r][1] = acc[r][1];
   }
@@ -358,7 +358,19 @@ inline void micro_tile(int64_t kc, const T* a, int64_t a_r, int64_t a_k, const T
     __builtin_prefetch(c + r * c_rs + (n - 1) * c_cs, 1, 3);
   }
   V acc[MR][2];
-  micro_kernel<T, kPackedA>(kc, a, a_r, a_k, b, b_k, acc);
+  static_assert(MR == 6, "the dispatch below lists the row counts 1..MR");
+  if constexpr (kPackedA) {
+    switch (m) {  // a partial last panel: only its rows
+      case 1: micro_kernel<T, true, 1>(kc, a, a_r, a_k, b, b_k, acc); break;
+      case 2: micro_kernel<T, true, 2>(kc, a, a_r, a_k, b, b_k, acc); break;
+      case 3: micro_kernel<T, true, 3>(kc, a, a_r, a_k, b, b_k, acc); break;
+      case 4: micro_kernel<T, true, 4>(kc, a, a_r, a_k, b, b_k, acc); break;
+      case 5: micro_kernel<T, true, 5>(kc, a, a_r, a_k, b, b_k, acc); break;
+      default: micro_kernel<T, true, MR>(kc, a, a_r, a_k, b, b_k, acc);
+    }
+  } else {
+    micro_kernel<T, false, MR>(kc, a, a_r, a_k, b, b_k, acc);
+  }
   if (n == NR && c_cs == 1) {
     for (int64_t r = 0; r < m; ++r)
       for (int64_t h = 0; h < 2; ++h) {
