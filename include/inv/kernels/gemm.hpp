@@ -50,14 +50,15 @@
 //
 // Threading and determinism
 // -------------------------
-// A product of W = M·N·K multiply-adds is cut into min(8, W / 2^18) tasks (one below
-// 2^19): a grid of row groups × column groups (multiples of MR and NR), shaped so
-// that the work repeated across tasks is cheapest (each column group packs its rows
-// of A, each row group its columns of B). The tasks run through one
-// inv::parallel_for; each packs into its own thread's buffers and computes its
-// block of C over all of K, which is never split. The grid, the blocking, the
-// packing choices and the orientation are functions of (M, N, K, trans_a, trans_b)
-// only, never of the thread count, so every element of C is computed by the same
+// A product of W = M·N·K multiply-adds is cut into tasks: one below 2^20, else
+// W / 2^22 clamped to [2, 8] (each extra task repeats some packing; more tasks
+// balance the load of large products). They form a grid of row groups × column
+// groups (multiples of MR and NR) shaped so that the repeated work is cheapest
+// (each column group packs its rows of A, each row group its columns of B). The
+// tasks run through one inv::parallel_for; each packs into its own thread's
+// buffers and computes its block of C over all of K, which is never split. The
+// grid, the blocking, the packing choices and the orientation are functions of
+// (M, N, K, trans_a, trans_b) only, never of the thread count, so every element of C is computed by the same
 // operations in the same order on any number of threads: for each K block in
 // order, an accumulator starting at 0 takes acc += a_k · b_k (one FMA under
 // -march=native) over the block's k in increasing order, then c = alpha·acc +
@@ -494,9 +495,11 @@ double gemm_cost(const GemmProblem<T>& p) {
   return cost;
 }
 
-/// Multiply-adds per task at least: a product of less than twice this runs as one
-/// task (on one thread), larger ones as up to kGemmMaxTasks tasks.
-constexpr double kGemmTaskWork = double(1 << 18);
+/// Task count: one below kGemmParallelWork multiply-adds, else W / kGemmTaskWork
+/// clamped to [2, kGemmMaxTasks]. Each extra task repeats some packing, so mid-size
+/// products use few tasks; large ones use more, for load balance.
+constexpr double kGemmParallelWork = double(1 << 20);
+constexpr double kGemmTaskWork = double(1 << 22);
 constexpr int64_t kGemmMaxTasks = 8;
 
 /// The task grid: blocks of mt rows × nt columns of C (multiples of MR and NR).
@@ -511,7 +514,8 @@ template <class T>
 GemmGrid gemm_grid(const GemmProblem<T>& p) {
   using G = GemmBlocking<T>;
   const double work = double(p.M) * double(p.N) * double(p.K);
-  const int64_t tasks = static_cast<int64_t>(std::clamp(work / kGemmTaskWork, 1.0, double(kGemmMaxTasks)));
+  const int64_t tasks =
+      work < kGemmParallelWork ? 1 : static_cast<int64_t>(std::clamp(work / kGemmTaskWork, 2.0, double(kGemmMaxTasks)));
   const double a_once = double(p.M) * double(p.K) * (a_pack_cost(p) + 0.05);
   const double b_once = double(p.N) * double(p.K) * (b_pack_cost(p) + 0.05);
   int64_t gm = 1, gn = 1;
