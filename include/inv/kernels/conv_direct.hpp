@@ -1,4 +1,4 @@
-// inv/kernels/conv_direct.hpp: direct convolution kernels for stride 1 and small depth.
+// inv/kernels/conv_direct.hpp: a direct convolution forward kernel for stride 1 and small depth.
 //
 // For convolutions with few input channels per output (LeNet's conv1/conv2, the CIFAR
 // net's first layer, the decoders) building the im2col matrix costs as much as the
@@ -7,16 +7,14 @@
 // register-blocked micro-kernel accumulates 4 output channels x up to 3 blocks of 8
 // columns over every tap (c, i, j):
 //
-//   forward          y[o, oy, ox]  = Σ_{c,i,j} w[o,c,i,j] · xp[c, oy + i·dh, ox + j·dw]
-//   backward_data    the forward of the flipped, transposed kernel over dy padded by
-//                    (k - 1)·d - pad (the adjoint of a stride-1 convolution)
-//   backward_weight  dw[o,c,i,j]   = Σ_{n,oy,ox} dy[n,o,oy,ox] · xp[n,c,oy + i·dh, ox + j·dw]
+//   y[o, oy, ox] = Σ_{c,i,j} w[o,c,i,j] · xp[c, oy + i·dh, ox + j·dw]
 //
-// Same contracts as the reference kernels (conv_naive.hpp), against which they are
-// tested. The micro-kernels use the GCC/Clang vector extension for their registers.
-// Work is split over (image, channel block) for the forward and over channel
-// blocks for the weight gradient, each summing in a fixed order: results do not
-// depend on the thread count.
+// Same contract as conv2d_forward_naive (conv_naive.hpp), against which it is tested.
+// The micro-kernel uses the GCC/Clang vector extension for its registers. Work is split
+// over (image, channel block); each output is summed in a fixed order, so results do
+// not depend on the thread count. (Direct backward kernels were measured too and lost
+// to im2col + GEMM on every layer of the paper's networks, so the backward pass always
+// uses GEMM.)
 #pragma once
 
 #include <algorithm>
@@ -28,13 +26,13 @@
 
 namespace inv::kernels {
 
-/// Where the direct kernels beat im2col + GEMM (measured with bench/bench_conv): stride 1,
-/// a small depth, and enough output channels to fill the register blocks.
-inline bool conv_direct_forward(const ConvGeometry& g) { return g.sh == 1 && g.sw == 1 && g.K() <= 256 && g.Og() >= 8; }
-inline bool conv_direct_backward_data(const ConvGeometry& g) {
-  return g.sh == 1 && g.sw == 1 && g.Og() * g.kh * g.kw <= 256 && g.Cg() >= 8;
+/// Where the direct forward beats im2col + GEMM (measured per layer, single thread): stride 1,
+/// a moderate depth (64..256 taps: below, im2col is cheap; above, GEMM is efficient), and at
+/// least 16 output channels to fill the register blocks. LeNet's conv2 (8 -> 16, 5x5) and the
+/// decoders' transposed convolutions' adjoints qualify; conv1 (25 taps) and CIFAR layers do not.
+inline bool conv_direct_forward(const ConvGeometry& g) {
+  return g.sh == 1 && g.sw == 1 && g.K() >= 64 && g.K() <= 256 && g.Og() >= 16;
 }
-inline bool conv_direct_backward_weight(const ConvGeometry& g) { return g.sh == 1 && g.sw == 1 && g.K() <= 256; }
 
 namespace direct {
 
@@ -116,10 +114,9 @@ inline void micro_kernel(const T* xp, int64_t Hp, int64_t Wq, const T* w, int64_
 }
 
 /// One image, one group, one block of OB output channels: y (OB, OH, OW) from xp (Cg, Hp, Wq).
-/// init: 0 = zeros, 1 = bias, 2 = the existing y (accumulate).
+/// The accumulators start from the bias when there is one, else from zero.
 template <class T, int OB>
-void forward_block(const ConvGeometry& g, const T* xp, int64_t Hp, int64_t Wq, const T* w, const T* bias, int init,
-                   T* y) {
+void forward_block(const ConvGeometry& g, const T* xp, int64_t Hp, int64_t Wq, const T* w, const T* bias, T* y) {
   const int64_t OH = g.OH(), OW = g.OW(), ws = g.K();
   for (int64_t oy = 0; oy < OH; ++oy)
     for (int64_t ox0 = 0; ox0 < OW;) {
@@ -127,11 +124,9 @@ void forward_block(const ConvGeometry& g, const T* xp, int64_t Hp, int64_t Wq, c
       auto run = [&](auto nb_tag) {
         constexpr int NB = decltype(nb_tag)::value;
         const int64_t cols = std::min<int64_t>(NB * kVec, left);
-        // Start from the bias, zeros, or (accumulating) the current output.
         T start[OB][NB * kVec];
         for (int ob = 0; ob < OB; ++ob)
-          for (int64_t e = 0; e < NB * kVec; ++e)
-            start[ob][e] = init == 1 ? bias[ob] : (init == 2 && e < cols ? y[(ob * OH + oy) * OW + ox0 + e] : T(0));
+          for (int64_t e = 0; e < NB * kVec; ++e) start[ob][e] = bias ? bias[ob] : T(0);
         // Registers: one block of columns keeps up to 8 channels' accumulators in flight
         // (enough independent FMA chains); wider rows take the channels 4 at a time.
         constexpr int Sub = NB == 1 ? OB : (OB < 4 ? OB : 4);
@@ -180,9 +175,9 @@ struct Padded {
   }
 };
 
-/// y = conv(x, w) (+ bias), or y += conv(x, w) when accumulate. See the header.
+/// y = conv(x, w) (+ bias). See the header.
 template <class T>
-void forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y, bool accumulate = false) {
+void forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
   const Padded<T> xp(g, x);
   const int64_t Og = g.Og(), blocks = (Og + kOB - 1) / kOB, L = g.L();
   const int64_t tasks = g.N * g.groups * blocks;
@@ -191,86 +186,9 @@ void forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y,
       const int64_t n = t / (g.groups * blocks), gr = (t / blocks) % g.groups, b = t % blocks;
       const int64_t o0 = gr * Og + b * kOB;
       const int ob = static_cast<int>(std::min<int64_t>(kOB, (gr + 1) * Og - o0));
-      const int init = accumulate ? 2 : (bias ? 1 : 0);
       with_block<T>(ob, [&](auto ob_tag) {
         forward_block<T, decltype(ob_tag)::value>(g, xp.image(g, n, gr), xp.Hp, xp.Wq, w + o0 * g.K(),
-                                                  bias ? bias + o0 : nullptr, init, y + (n * g.O + o0) * L);
-      });
-    }
-  });
-}
-
-/// dx += the adjoint of forward applied to dy (stride 1): a forward pass of the flipped,
-/// transposed kernel over dy padded by (k - 1)·d - pad.
-template <class T>
-void backward_data(const ConvGeometry& g, const T* w, const T* dy, T* dx) {
-  ConvGeometry t;  // dy (N, O, OH, OW) -> dx (N, C, H, W)
-  t.N = g.N, t.C = g.O, t.H = g.OH(), t.W = g.OW(), t.O = g.C, t.kh = g.kh, t.kw = g.kw, t.dh = g.dh, t.dw = g.dw;
-  t.groups = g.groups;
-  t.pt = (g.kh - 1) * g.dh - g.pt, t.pb = (g.kh - 1) * g.dh - g.pb;
-  t.pl = (g.kw - 1) * g.dw - g.pl, t.pr = (g.kw - 1) * g.dw - g.pr;
-  // wt[c, o, kh-1-i, kw-1-j] = w[o, c, i, j] within each group.
-  const int64_t Cg = g.Cg(), Og = g.Og(), kk = g.kh * g.kw;
-  std::vector<T> wt(static_cast<size_t>(g.C * Og * kk));
-  for (int64_t gr = 0; gr < g.groups; ++gr)
-    for (int64_t o = 0; o < Og; ++o)
-      for (int64_t c = 0; c < Cg; ++c)
-        for (int64_t k = 0; k < kk; ++k)
-          wt[static_cast<size_t>(((gr * Cg + c) * Og + o) * kk + (kk - 1 - k))] = w[((gr * Og + o) * Cg + c) * kk + k];
-  forward(t, dy, wt.data(), static_cast<const T*>(nullptr), dx, /*accumulate=*/true);
-}
-
-/// dw rows of OB output channels for one tap (c, i, j), summed over images, rows and columns.
-template <class T, int OB>
-void weight_tap(const ConvGeometry& g, const Padded<T>& xp, const T* dyp, int64_t OWr, int64_t gr, int64_t o0,
-                int64_t tap, T* dw) {
-  const int64_t OH = g.OH(), kk = g.kh * g.kw;
-  const int64_t c = tap / kk, i = (tap / g.kw) % g.kh, j = tap % g.kw;
-  // Two accumulator sets, alternating between consecutive rows, double the independent
-  // FMA chains; they and the lanes are added in a fixed order at the end.
-  Vec<T> acc[2][OB] = {};
-  int parity = 0;
-  for (int64_t n = 0; n < g.N; ++n) {
-    const T* xi = xp.image(g, n, gr) + c * xp.Hp * xp.Wq + j * g.dw;
-    const T* di = dyp + (n * g.O + o0) * OH * OWr;
-    for (int64_t oy = 0; oy < OH; ++oy, parity ^= 1) {
-      const T* xr = xi + (oy + i * g.dh) * xp.Wq;
-      for (int64_t ox0 = 0; ox0 < OWr; ox0 += kVec) {
-        Vec<T> xv, dv;
-        load(xv, xr + ox0);
-        for (int b = 0; b < OB; ++b) {
-          load(dv, di + (b * OH + oy) * OWr + ox0);
-          acc[parity][b] += dv * xv;
-        }
-      }
-    }
-  }
-  for (int b = 0; b < OB; ++b) {
-    T lanes[2][kVec];
-    store(lanes[0], acc[0][b]);
-    store(lanes[1], acc[1][b]);
-    T s = T(0);
-    for (int e = 0; e < kVec; ++e) s += lanes[0][e] + lanes[1][e];
-    dw[(o0 + b) * g.Cg() * kk + tap] = s;
-  }
-}
-
-/// dw = the weight gradient of forward. See the header.
-template <class T>
-void backward_weight(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
-  const Padded<T> xp(g, x);
-  const int64_t OH = g.OH(), OW = g.OW(), OWr = round_up(OW, kVec), Og = g.Og();
-  // dy with rows padded to whole blocks (zeros beyond OW contribute nothing).
-  std::vector<T> dyp(static_cast<size_t>(g.N * g.O * OH * OWr));
-  pad_planes(dy, g.N * g.O, OH, OW, 0, 0, OH, OWr, dyp.data());
-  constexpr int kWB = 4;  // output channels per weight-gradient block
-  const int64_t blocks = (Og + kWB - 1) / kWB, taps = g.K();
-  parallel_for(g.groups * blocks * taps, std::max<int64_t>(1, taps / 4), [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t tap = t % taps, gr = t / (blocks * taps), o0 = gr * Og + (t / taps % blocks) * kWB;
-      const int ob = static_cast<int>(std::min<int64_t>(kWB, (gr + 1) * Og - o0));
-      with_block<T>(ob, [&](auto ob_tag) {
-        weight_tap<T, decltype(ob_tag)::value>(g, xp, dyp.data(), OWr, gr, o0, tap, dw);
+                                                  bias ? bias + o0 : nullptr, y + (n * g.O + o0) * L);
       });
     }
   });

@@ -177,7 +177,7 @@ void conv2d_backward_gemm(const ConvGeometry& g, const T* x, const T* w, const T
 }
 
 // ---------------------------------------------------------------------------
-// The kernels the ops call: direct loops where they win (stride 1, small depth),
+// The kernels the ops call: the direct forward where it wins (see conv_direct.hpp),
 // im2col + GEMM otherwise.
 // ---------------------------------------------------------------------------
 
@@ -193,11 +193,7 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias
 /// dx += convᵀ(dy, w) when dx is non-null; dw = the weight gradient when dw is non-null.
 template <class T>
 void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
-  const bool data_direct = dx && conv_direct_backward_data(g), weight_direct = dw && conv_direct_backward_weight(g);
-  if ((dx && !data_direct) || (dw && !weight_direct))
-    conv2d_backward_gemm(g, x, w, dy, data_direct ? nullptr : dx, weight_direct ? nullptr : dw);
-  if (data_direct) direct::backward_data(g, w, dy, dx);
-  if (weight_direct) direct::backward_weight(g, x, dy, dw);
+  conv2d_backward_gemm(g, x, w, dy, dx, dw);
 }
 
 }  // namespace inv::kernels
