@@ -1,0 +1,183 @@
+// cmd_attack.cpp: `inv attack` — one attack at one split layer.
+//
+//   inv attack --checkpoint out/fmnist-lenet.invckpt --split ReLU2 --attack white-box
+//   inv attack --checkpoint T.invckpt --split conv1 --features v.npy --attack black-box
+//
+// The attacked features are either computed from images (--images: the first test image
+// of each class, or a .npy of images with values in [0, 1]) or read from --features.
+// Writes into --out: features.npy (what was attacked), reconstructions.npy (values in
+// [0, 1]), reconstruction.png (originals over reconstructions when the originals are
+// known), metrics.json and, with originals, metrics.csv.
+#include <cstdio>
+
+#include <inv/attack/evaluate.hpp>
+#include <inv/data/transforms.hpp>
+#include <inv/io/file.hpp>
+#include <inv/io/image.hpp>
+#include <inv/io/npy.hpp>
+
+#include "attacks.hpp"
+#include "commands.hpp"
+#include "files.hpp"
+#include "json.hpp"
+#include "report.hpp"
+
+namespace cli {
+
+namespace {
+
+FlagSet attack_flags() {
+  FlagSet f("attack", "inv attack --checkpoint FILE --split LAYER [--attack white-box|black-box|query-free] [flags]",
+            "Runs one model-inversion attack against the target of FILE split after LAYER, on the first test "
+            "image of each class, on images from a .npy file, or on saved features, and writes the "
+            "reconstructions, the features attacked and the metrics.");
+  f.section("attack");
+  f.text("checkpoint", "FILE", "", "the target checkpoint (from inv train, or target.invckpt of a sweep); required");
+  f.text("split", "LAYER", "", "the split layer: the edge computes every layer up to and including it; required");
+  f.choice("attack", attack_names(), "white-box", "the attacker");
+  f.text("images", "first|FILE.npy", "first",
+         "the private images: 'first' = the first test image of each class, or a .npy of images (N, C, H, W) "
+         "(or (N, H, W) for grey) with pixel values in [0, 1], not normalised");
+  f.text("features", "FILE.npy", "",
+         "attack these features (N, ...) of the split layer instead of computing them from --images; "
+         "metrics need --images too");
+  f.text("out", "DIR", "out/attack-<split>-<attack>", "output directory");
+  f.text("dataset", "NAME|PATH", "the checkpoint's dataset",
+         "where the test images (--images first) and the attacker's training images come from");
+  add_common_flags(f, false, false);
+  add_attack_flags(f);
+  return f;
+}
+
+void write_metrics(const std::string& dir, const AttackJob& job, const AttackResult& r, const Target& t,
+                   const Originals* o, const inv::metrics::ImageQuality* q) {
+  JsonWriter j;
+  j.begin_object();
+  j.key("checkpoint").value(t.path).key("model").value(t.spec.name);
+  j.key("split").value(job.split).key("attack").value(attack_name(job.attack));
+  j.key("seconds").value(r.seconds).key("queries").value(r.queries);
+  j.key("settings").begin_object();
+  for (const auto& [k, v] : job.settings(r.architecture))
+    if (!v.empty()) j.key(k).value(v);
+  j.end_object();
+  j.key("metrics");
+  if (!q) {
+    j.null();
+  } else {
+    const auto ps = inv::metrics::summarize_psnr(q->psnr);
+    j.begin_object();
+    j.key("mean").begin_object();
+    j.key("mse").value(mean_of(q->mse)).key("psnr").value(ps.mean).key("psnr_finite").value(ps.finite_mean);
+    j.key("psnr_exact").value(ps.exact);
+    j.key("ssim_reference").value(mean_of(q->ssim_reference)).key("ssim_gaussian").value(mean_of(q->ssim_gaussian));
+    j.end_object();
+    j.key("per_image").begin_object();
+    j.key("mse").values(q->mse).key("psnr").values(q->psnr);
+    j.key("ssim_reference").values(q->ssim_reference).key("ssim_gaussian").values(q->ssim_gaussian);
+    j.end_object();
+    j.end_object();
+  }
+  j.end_object();
+  inv::io::write_file_atomic(dir + "/metrics.json", j.str());
+  if (!q) return;
+  std::string csv = "image,test_index,class,mse,psnr,ssim_reference,ssim_gaussian\n";
+  for (size_t i = 0; i < q->mse.size(); ++i) {
+    char row[256];
+    std::snprintf(row, sizeof row, ",%.10g,%.10g,%.10g,%.10g\n", q->mse[i], q->psnr[i], q->ssim_reference[i],
+                  q->ssim_gaussian[i]);
+    const bool known = o && !o->indices.empty();
+    csv += std::to_string(i) + "," + (known ? std::to_string(o->indices[i]) : "") + "," +
+           (known ? "\"" + o->classes[i] + "\"" : "") + row;
+  }
+  inv::io::write_file_atomic(dir + "/metrics.csv", csv);
+}
+
+}  // namespace
+
+int cmd_attack(const Args& args, const std::string& command_line) {
+  (void)command_line;
+  FlagSet f = attack_flags();
+  if (!parse_or_help(f, args)) return 0;
+  if (!f.positional().empty()) throw f.error("unexpected argument '" + f.positional()[0] + "'");
+  if (!f.given("checkpoint")) throw f.error("missing --checkpoint FILE (a target checkpoint from inv train)");
+  if (!f.given("split")) throw f.error("missing --split LAYER (inv info FILE lists the layers)");
+
+  Target t = load_target(f.get_text("checkpoint", ""));
+  Settings s;
+  s.model = t.spec.name;
+  read_settings(f, s);
+  apply_threads(s);
+  const std::string split = f.get_text("split", "");
+  check_split(t, split);
+  const Attack attack = parse_attack(f.get_text("attack", "white-box"));
+  if (attack == Attack::QueryFree && s.attacker.set == "noise")
+    throw f.error("--attacker-set noise has no labels; the query-free attack needs labelled images (train or disjoint)");
+  const std::string out = f.get_text("out", "out/attack-" + split + "-" + attack_name(attack));
+  prepare_output_directory(out);
+
+  // The private images and the features the attacker observes.
+  const std::string images = f.get_text("images", "first");
+  const bool need_test = images == "first" && !(f.given("features") && !f.given("images"));
+  s.dataset = f.get_text("dataset", t.meta("dataset", "fashion-mnist"));
+  const int channels = int(t.spec.input_shape[0]);
+  DataSource src;
+  if (need_test || needs_attacker_data(attack)) src = locate_dataset(s.dataset, s.data_dir, INV_SOURCE_DIR);
+  Originals originals;
+  if (need_test) {
+    const auto test = load_split(src, false, channels);
+    check_input_shape(test, t.spec.input_shape, t.spec.name, src.display + " (test set)");
+    originals = first_of_each_class(test);
+  } else if (f.given("images")) {
+    originals.images = load_images_npy(images, t.spec.input_shape);
+  }
+  const LayerShape layer = layer_shape(t, split);
+  inv::Tensor features;
+  if (f.given("features")) {
+    features = load_features_npy(f.get_text("features", ""), layer.shape, split);
+    INV_CHECK(!originals.images.defined() || originals.images.size(0) == features.size(0), "--features holds ",
+              features.size(0), " feature sets but --images ", originals.images.size(0), " images");
+  } else {
+    features = edge_features(t, split, inv::data::normalize(originals.images, t.spec.mean, t.spec.std));
+  }
+  inv::io::save_npy(out + "/features.npy", features);
+
+  // The attacker's own data.
+  AttackerData attacker;
+  if (needs_attacker_data(attack)) {
+    const auto train = load_split(src, true, channels);
+    check_input_shape(train, t.spec.input_shape, t.spec.name, src.display + " (training set)");
+    const std::string h = t.meta("holdout");
+    const int64_t holdout = h.empty() ? holdout_size(s.target.holdout, train.size()) : std::stoll(h);
+    attacker = make_attacker_data(train, holdout, s.attacker, t.spec.mean, t.spec.std, t.spec.input_shape, s.seed);
+  }
+
+  AttackJob job;
+  job.attack = attack;
+  job.split = split;
+  job.rmle = rmle_for(s, split, attack);
+  job.attacker = s.attacker;
+  job.seed = s.seed;
+  job.quiet = s.quiet;
+  const AttackResult r = run_attack(t, job, features, needs_attacker_data(attack) ? &attacker : nullptr);
+
+  const inv::Tensor recon = inv::attack::to_image(r.reconstruction, t.spec.mean, t.spec.std);
+  inv::io::save_npy(out + "/reconstructions.npy", recon);
+  inv::io::save_png(out + "/reconstruction.png", comparison_grid(originals.images, recon));
+  if (originals.images.defined()) {
+    const auto q = inv::attack::score(originals.images, r.reconstruction, t.spec.mean, t.spec.std);
+    write_metrics(out, job, r, t, &originals, &q);
+    const auto ps = inv::metrics::summarize_psnr(q.psnr);
+    std::printf("%s at %s (%s): PSNR %.2f dB%s, SSIM %.3f (reference), %.3f (Gaussian), %.1f s\n",
+                attack_name(attack), split.c_str(), inv::to_string(layer.shape).c_str(), ps.finite_mean,
+                ps.exact ? " (some exact)" : "", mean_of(q.ssim_reference), mean_of(q.ssim_gaussian), r.seconds);
+  } else {
+    write_metrics(out, job, r, t, nullptr, nullptr);
+    std::printf("%s at %s: reconstructed %lld images in %.1f s (no originals given, so no metrics)\n",
+                attack_name(attack), split.c_str(), static_cast<long long>(recon.size(0)), r.seconds);
+  }
+  std::printf("wrote %s/reconstruction.png, reconstructions.npy, features.npy, metrics.json%s\n", out.c_str(),
+              originals.images.defined() ? ", metrics.csv" : "");
+  return 0;
+}
+
+}  // namespace cli

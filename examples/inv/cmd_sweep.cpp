@@ -1,0 +1,238 @@
+// cmd_sweep.cpp: `inv sweep` — the main job: every split layer × every attack, and the report.
+//
+//   inv sweep --dataset fashion-mnist --model lenet            (quick preset, all splits)
+//   inv sweep --splits conv1,ReLU2 --attacks white-box --preset paper
+//
+// In the output directory (default out/<dataset>-<model>-<preset>):
+//   target.invckpt (+ .train.invckpt, .csv)   the target, trained once and reused by reruns
+//   <split>-features.npy                      the features each split sends to the cloud
+//   <split>-<attack>.png                      originals over reconstructions
+//   cache/<split>-<attack>.invckpt            each finished attack, reused by a rerun with the same settings
+//   index.html, results.csv, settings.csv, results.json   the report, rewritten after every split
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include <inv/attack/evaluate.hpp>
+#include <inv/data/transforms.hpp>
+#include <inv/io/checkpoint.hpp>
+#include <inv/io/image.hpp>
+#include <inv/io/npy.hpp>
+#include <inv/train/progress.hpp>
+
+#include "attacks.hpp"
+#include "commands.hpp"
+#include "datasets.hpp"
+#include "report.hpp"
+
+namespace cli {
+
+namespace {
+
+FlagSet sweep_flags() {
+  FlagSet f("sweep", "inv sweep [--dataset NAME|PATH] [--model lenet|cifar-cnn] [--splits all|L1,L2] [flags]",
+            "The leakage report: trains the target (or reuses the one cached in --out, or --target), then runs "
+            "every chosen attack at every chosen split layer on the first test image of each class, and writes "
+            "index.html (a self-contained page), results.csv, settings.csv, results.json and the image grids. "
+            "A rerun with the same settings reuses the finished target and attacks.");
+  add_common_flags(f, true, true);
+  f.section("sweep");
+  f.text("splits", "all|L1,L2,...", "all", "split layers (all = every layer except flatten)");
+  f.list("attacks", "A1,A2,...", attack_names(), "white-box,black-box,query-free", "attacks to run");
+  f.text("target", "FILE", "", "attack this target checkpoint instead of training one");
+  f.text("out", "DIR", "out/<dataset>-<model>-<preset>", "output directory");
+  f.boolean("reuse", "true", "reuse attacks finished by an earlier run with the same settings");
+  add_target_flags(f);
+  add_attack_flags(f);
+  return f;
+}
+
+/// A finished attack, cached so that a rerun (e.g. after Ctrl-C) does not repeat it.
+struct CachedAttack {
+  inv::Tensor reconstruction;
+  double seconds = 0;
+  int64_t queries = 0;
+  std::string architecture;
+};
+
+bool load_cached(const std::string& path, const std::string& key, CachedAttack& out) {
+  if (!inv::io::file_exists(path)) return false;
+  try {
+    const auto ck = inv::io::load_checkpoint(path);
+    if (ck.metadata.count("key") == 0 || ck.metadata.at("key") != key || ck.tensors.size() != 1) return false;
+    out.reconstruction = ck.tensors[0].second;
+    out.seconds = std::stod(ck.metadata.at("seconds"));
+    out.queries = std::stoll(ck.metadata.at("queries"));
+    out.architecture = ck.metadata.at("architecture");
+    return true;
+  } catch (const std::exception&) {
+    return false;  // unreadable or from another version: recompute
+  }
+}
+
+void save_cached(const std::string& path, const std::string& key, const AttackResult& r) {
+  inv::io::Checkpoint ck;
+  ck.tensors = {{"reconstruction", r.reconstruction}};
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.3f", r.seconds);
+  ck.metadata = {{"key", key}, {"seconds", secs}, {"queries", std::to_string(r.queries)}, {"architecture", r.architecture}};
+  inv::io::save_checkpoint(path, ck);
+}
+
+std::vector<Attack> chosen_attacks(const FlagSet& f) {
+  std::vector<Attack> out;
+  for (const auto& name : f.get_list("attacks", attack_names())) {
+    const Attack a = parse_attack(name);
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  }
+  return out;
+}
+
+std::vector<std::string> chosen_splits(const FlagSet& f, const Target& t) {
+  const std::string text = f.get_text("splits", "all");
+  if (text == "all") return split_layers(*t.net);
+  std::vector<std::string> out;
+  for (const auto& s : split_list(text)) {
+    check_split(t, s);
+    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+  }
+  if (out.empty()) throw f.error("--splits: no layer given");
+  return out;
+}
+
+}  // namespace
+
+int cmd_sweep(const Args& args, const std::string& command_line) {
+  const auto t0 = std::chrono::steady_clock::now();
+  FlagSet f = sweep_flags();
+  if (!parse_or_help(f, args)) return 0;
+  if (!f.positional().empty()) throw f.error("unexpected argument '" + f.positional()[0] + "'");
+  Settings s;
+  Target t;
+  if (f.given("target")) {  // the model (and the default dataset) come from the checkpoint
+    t = load_target(f.get_text("target", ""));
+    if (f.given("model") && f.get_text("model", "") != t.spec.name)
+      throw f.error("--model " + f.get_text("model", "") + " but --target holds a " + t.spec.name);
+    s.model = t.spec.name;
+    s.dataset = t.meta("dataset", s.dataset);
+  }
+  read_settings(f, s);
+  const int threads = apply_threads(s);
+  const std::vector<Attack> attacks = chosen_attacks(f);
+  const bool any_attacker = std::any_of(attacks.begin(), attacks.end(), needs_attacker_data);
+  if (s.attacker.set == "noise" && std::find(attacks.begin(), attacks.end(), Attack::QueryFree) != attacks.end())
+    throw f.error("--attacker-set noise has no labels, but the query-free attack needs labelled images: use "
+                  "--attacks white-box,black-box or --attacker-set train|disjoint");
+  const std::string out = f.get_text("out", "out/" + dataset_slug(s.dataset) + "-" + s.model + "-" + s.preset);
+  prepare_output_directory(out);
+  prepare_output_directory(out + "/cache");
+  inv::train::Progress progress(s.quiet);
+
+  // Data and target.
+  const DataSource src = locate_dataset(s.dataset, s.data_dir, INV_SOURCE_DIR);
+  const auto spec = inv::models::spec_by_name(s.model);
+  const int channels = int(spec.input_shape[0]);
+  const auto test = load_split(src, false, channels);
+  check_input_shape(test, spec.input_shape, s.model, src.display + " (test set)");
+  inv::data::Dataset train;
+  if (!f.given("target") || any_attacker) {
+    train = load_split(src, true, channels);
+    check_input_shape(train, spec.input_shape, s.model, src.display + " (training set)");
+  }
+  bool reused = false;
+  if (!f.given("target")) {
+    s.target.holdout = holdout_size(s.target.holdout, train.size());
+    t = obtain_target(s, src, train, test, s.target.holdout, out + "/target.invckpt", reused);
+    progress.message(reused ? "reusing the target in " + t.path : "saved the target to " + t.path);
+  } else if (!t.meta("holdout").empty()) {
+    s.target.holdout = std::stoll(t.meta("holdout"));
+  }
+  const std::vector<std::string> splits = chosen_splits(f, t);
+  const Originals originals = first_of_each_class(test);
+  const inv::Tensor x = inv::data::normalize(originals.images, t.spec.mean, t.spec.std);
+  AttackerData attacker;
+  if (any_attacker) {
+    const int64_t holdout = s.target.holdout >= 0 ? s.target.holdout : holdout_size(-1, train.size());
+    attacker = make_attacker_data(train, holdout, s.attacker, t.spec.mean, t.spec.std, t.spec.input_shape, s.seed);
+  }
+
+  Report r;
+  r.dataset_id = s.dataset;
+  r.dataset_display = src.display;
+  r.accuracy_label = t.meta("accuracy_label", src.accuracy_label);
+  r.model = t.spec.name;
+  r.test_accuracy = t.test_accuracy();
+  r.test_images = std::stoll(t.meta("test_images", "0"));
+  r.target_checkpoint = t.path;
+  r.target_reused = reused || f.given("target");
+  r.settings = describe(s);
+  r.settings.emplace_back("target", t.meta("epochs") + " epochs, seed " + t.meta("seed") + ", trained on " +
+                                        t.meta("train_images") + " images");
+  if (any_attacker) r.settings.emplace_back("attacker's data", attacker.description);
+  r.attacks = attacks;
+  r.originals = originals.images;
+  r.image_indices = originals.indices;
+  r.image_classes = originals.classes;
+  r.started = utc_now();
+  r.threads = threads;
+  r.command = command_line;
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+
+  const bool reuse = f.get_bool("reuse", true);
+  std::string images_key;
+  for (int64_t i : originals.indices) images_key += std::to_string(i) + ",";
+  for (size_t k = 0; k < splits.size(); ++k) {
+    const std::string& split = splits[k];
+    const LayerShape layer = layer_shape(t, split);
+    r.splits.push_back({split, layer.index, layer.op, layer.shape});
+    const inv::Tensor v = edge_features(t, split, x);
+    inv::io::save_npy(out + "/" + split + "-features.npy", v);
+    for (Attack a : attacks) {
+      progress.message("[" + std::to_string(k + 1) + "/" + std::to_string(splits.size()) + "] " + split + ": " +
+                       attack_name(a) + " attack");
+      AttackJob job;
+      job.attack = a;
+      job.split = split;
+      job.rmle = rmle_for(s, split, a);
+      job.attacker = s.attacker;
+      job.seed = s.seed;
+      job.quiet = s.quiet;
+      const std::string key = t.meta("fingerprint") + "|" + t.meta("test_accuracy") + "|" + job.fingerprint() +
+                              "|images=" + images_key + "|attacker=" + attacker.description;
+      const std::string cache = out + "/cache/" + split + "-" + attack_name(a) + ".invckpt";
+      CachedAttack c;
+      Cell cell;
+      if (reuse && load_cached(cache, key, c) && c.reconstruction.shape() == x.shape()) {
+        cell.reused = true;
+      } else {
+        const AttackResult res = run_attack(t, job, v, needs_attacker_data(a) ? &attacker : nullptr);
+        save_cached(cache, key, res);
+        c = {res.reconstruction, res.seconds, res.queries, res.architecture};
+      }
+      cell.split = split;
+      cell.attack = a;
+      cell.quality = inv::attack::score(originals.images, c.reconstruction, t.spec.mean, t.spec.std);
+      cell.seconds = c.seconds;
+      cell.queries = c.queries;
+      cell.settings = job.settings(c.architecture);
+      cell.reconstructions = inv::attack::to_image(c.reconstruction, t.spec.mean, t.spec.std);
+      cell.png = split + "-" + attack_name(a) + ".png";
+      inv::io::save_png(out + "/" + cell.png, comparison_grid(originals.images, cell.reconstructions));
+      char line[160];
+      std::snprintf(line, sizeof line, "    %s %s: SSIM %.3f, PSNR %.2f dB (%.1f s%s)", split.c_str(), attack_name(a),
+                    mean_of(cell.quality.ssim_reference), inv::metrics::summarize_psnr(cell.quality.psnr).finite_mean,
+                    c.seconds, cell.reused ? ", cached" : "");
+      progress.message(line);
+      r.cells.push_back(std::move(cell));
+    }
+    r.seconds = elapsed();
+    write_report(out, r);  // after every split, so that an interrupted run leaves a valid report
+  }
+  r.seconds = elapsed();
+  write_report(out, r);
+  std::printf("%s\n", console_table(r).c_str());
+  std::printf("took %.0f s; report: %s/index.html\n", r.seconds, out.c_str());
+  return 0;
+}
+
+}  // namespace cli

@@ -1,0 +1,78 @@
+// commands.cpp: helpers shared by the subcommands (see commands.hpp).
+#include "commands.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <inv/io/npy.hpp>
+#include <inv/ops/elementwise.hpp>
+#include <inv/ops/shape_ops.hpp>
+#include <inv/parallel.hpp>
+#include <inv/train/progress.hpp>
+
+#include "files.hpp"
+
+namespace cli {
+
+bool parse_or_help(FlagSet& f, const Args& args) {
+  if (f.parse(args)) return true;
+  std::fputs(f.help().c_str(), stdout);
+  return false;
+}
+
+int apply_threads(const Settings& s) {
+  if (s.threads > 0) inv::set_num_threads(s.threads);
+  return inv::num_threads();
+}
+
+std::string dataset_slug(const std::string& id) {
+  std::string name = std::filesystem::path(id).lexically_normal().filename().string();
+  if (name.empty() || name == "." || name == "..") name = "data";
+  return name;
+}
+
+void prepare_output_directory(const std::string& dir) {
+  make_directories(dir);
+  if (const int n = clean_stale_temporaries(dir); n > 0)
+    std::fprintf(stderr, "removed %d temporary file%s left in %s by an interrupted run\n", n, n == 1 ? "" : "s",
+                 dir.c_str());
+  watch_directory(dir);
+}
+
+Originals first_of_each_class(const inv::data::Dataset& test) {
+  Originals o;
+  o.indices = inv::data::first_index_of_each_class(test);
+  o.images = test.subset(o.indices).images;
+  for (int64_t i : o.indices) o.classes.push_back(test.classes[size_t(test.labels[size_t(i)])]);
+  return o;
+}
+
+inv::Tensor load_images_npy(const std::string& path, const inv::Shape& input_shape) {
+  inv::Tensor t = inv::io::load_npy(path);
+  if (t.dtype() != inv::kFloat32) t = inv::from_vector(t.to_vector<double>(), t.shape());
+  if (t.dim() == 3 && input_shape[0] == 1) t = inv::reshape(t, {t.size(0), 1, t.size(1), t.size(2)});
+  INV_CHECK(t.dim() == 4 && inv::Shape(t.shape().begin() + 1, t.shape().end()) == input_shape && t.size(0) >= 1, "'",
+            path, "': expected images (N, ", input_shape[0], ", ", input_shape[1], ", ", input_shape[2],
+            ") with values in [0, 1], found shape ", inv::to_string(t.shape()));
+  const auto v = t.to_vector<float>();
+  for (size_t i = 0; i < v.size(); ++i)
+    INV_CHECK(v[i] >= 0.0f && v[i] <= 1.0f, "'", path, "': value ", v[i], " at flat index ", i,
+              " is outside [0, 1] (--images takes pixel values in [0, 1], not normalised images)");
+  return inv::copy_data(t);
+}
+
+inv::Tensor load_features_npy(const std::string& path, const inv::Shape& feature_shape, const std::string& split) {
+  inv::Tensor t = inv::io::load_npy(path);
+  if (t.dtype() != inv::kFloat32) t = inv::from_vector(t.to_vector<double>(), t.shape());
+  INV_CHECK(t.dim() == int64_t(feature_shape.size()) + 1 && t.size(0) >= 1 &&
+                inv::Shape(t.shape().begin() + 1, t.shape().end()) == feature_shape,
+            "'", path, "': expected features (N, ", inv::to_string(feature_shape).substr(1), " (the output of ", split,
+            "), found shape ", inv::to_string(t.shape()));
+  const auto v = t.to_vector<float>();
+  for (size_t i = 0; i < v.size(); ++i)
+    INV_CHECK(std::isfinite(v[i]), "'", path, "': feature ", i, " is not finite (", v[i], ")");
+  return inv::copy_data(t);
+}
+
+}  // namespace cli

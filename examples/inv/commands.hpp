@@ -1,0 +1,56 @@
+// commands.hpp: the subcommands of `inv`, and what they share.
+//
+//   inv train    train a target network and save its checkpoint        (cmd_train.cpp)
+//   inv info     print a checkpoint's metadata, layers and split points (cmd_info.cpp)
+//   inv attack   one attack at one split on given images or features   (cmd_attack.cpp)
+//   inv sweep    every split × attack, and the leakage report           (cmd_sweep.cpp)
+// Each returns the process exit code; mistakes throw UsageError, failures inv::Error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <inv/data/dataset.hpp>
+#include <inv/tensor.hpp>
+
+#include "settings.hpp"
+#include "target.hpp"
+
+namespace cli {
+
+using Args = std::vector<std::string>;
+
+int cmd_train(const Args& args);
+int cmd_info(const Args& args);
+int cmd_attack(const Args& args, const std::string& command_line);
+int cmd_sweep(const Args& args, const std::string& command_line);
+
+/// Parses the flags; on --help prints the help to stdout and returns false.
+bool parse_or_help(FlagSet& f, const Args& args);
+
+/// Applies --threads (0 keeps OpenMP's default) and returns the number of threads in use.
+int apply_threads(const Settings& s);
+
+/// A file-name-friendly name of a dataset: the name, or the last part of a path.
+std::string dataset_slug(const std::string& id);
+
+/// Creates `dir`, removes temporaries left there by killed runs, and has the interrupt
+/// handler clean it.
+void prepare_output_directory(const std::string& dir);
+
+/// The images attacked by default: the first test image of each class.
+struct Originals {
+  inv::Tensor images;                // (N, C, H, W) in [0, 1]
+  std::vector<int64_t> indices;      // test-set indices
+  std::vector<std::string> classes;  // class names
+};
+Originals first_of_each_class(const inv::data::Dataset& test);
+
+/// Images (N, C, H, W) — or (N, H, W) for one channel — with values in [0, 1] from a .npy
+/// file, checked against the model's input shape. Throws inv::Error naming the file.
+inv::Tensor load_images_npy(const std::string& path, const inv::Shape& input_shape);
+
+/// Features (N, ...) from a .npy file, checked against the edge's output shape at the split.
+inv::Tensor load_features_npy(const std::string& path, const inv::Shape& feature_shape, const std::string& split);
+
+}  // namespace cli

@@ -1,0 +1,219 @@
+// datasets.cpp: locating and loading datasets (see datasets.hpp).
+#include "datasets.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include <inv/data/cifar.hpp>
+#include <inv/data/idx.hpp>
+#include <inv/data/image_folder.hpp>
+#include <inv/data/loader.hpp>
+#include <inv/data/transforms.hpp>
+
+namespace cli {
+
+namespace fs = std::filesystem;
+using inv::data::Dataset;
+
+namespace {
+
+bool is_dir(const std::string& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec);
+}
+bool exists(const std::string& p) { return inv::io::file_exists(p); }
+bool exists_raw_or_gz(const std::string& dir, const std::string& name) {
+  return exists(dir + "/" + name) || exists(dir + "/" + name + ".gz");
+}
+
+bool looks_like_idx(const std::string& dir) {
+  return exists_raw_or_gz(dir, "t10k-images-idx3-ubyte") || exists_raw_or_gz(dir, "train-images-idx3-ubyte");
+}
+
+/// The CIFAR-10 binary files of `dir` (canonical names or the *_jpegq75.bin copy), sorted.
+void find_cifar_files(const std::string& dir, std::vector<std::string>& train, std::vector<std::string>& test) {
+  train.clear(), test.clear();
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() < 4 || name.substr(name.size() - 4) != ".bin") continue;
+    if (name.rfind("data_batch_", 0) == 0 || name.find("train") != std::string::npos) train.push_back(dir + "/" + name);
+    if (name == "test_batch.bin" || name.find("test") != std::string::npos) test.push_back(dir + "/" + name);
+  }
+  std::sort(train.begin(), train.end());
+  std::sort(test.begin(), test.end());
+}
+
+bool looks_like_cifar(const std::string& dir) {
+  std::vector<std::string> train, test;
+  find_cifar_files(dir, train, test);
+  return !test.empty() || !train.empty();
+}
+
+bool is_jpeg_copy(const DataSource& s) {
+  for (const auto& f : s.train_files)
+    if (f.find("jpegq75") != std::string::npos) return true;
+  for (const auto& f : s.test_files)
+    if (f.find("jpegq75") != std::string::npos) return true;
+  return false;
+}
+
+/// Fills format-specific fields for a directory already known to hold the data.
+DataSource describe_dir(const std::string& id, const std::string& dir) {
+  DataSource s;
+  s.id = id;
+  s.dir = dir;
+  if (looks_like_idx(dir)) {
+    s.format = DataSource::Format::Idx;
+  } else if (looks_like_cifar(dir)) {
+    s.format = DataSource::Format::Cifar;
+    find_cifar_files(dir, s.train_files, s.test_files);
+  } else if (is_dir(dir + "/train") || is_dir(dir + "/test")) {
+    s.format = DataSource::Format::Folder;
+    s.train_folder = dir + "/train";
+    s.test_folder = dir + "/test";
+  } else {
+    s.format = DataSource::Format::Folder;  // one folder of class folders: used as both splits
+    s.train_folder = s.test_folder = dir;
+  }
+  return s;
+}
+
+struct KnownDataset {
+  const char* name;
+  const char* display;
+  bool (*looks_right)(const std::string& dir);
+  const char* how_to_get;
+};
+
+const KnownDataset kKnown[] = {
+    {"mnist", "MNIST", looks_like_idx,
+     "put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
+     "t10k-labels-idx1-ubyte.gz (the MNIST download) into one of them, or pass --data-dir DIR"},
+    {"fashion-mnist", "Fashion-MNIST", looks_like_idx,
+     "install it with: sudo apt-get install dataset-fashion-mnist (or pass --data-dir DIR)"},
+    {"cifar10", "CIFAR-10", looks_like_cifar,
+     "put the CIFAR-10 binary version (data_batch_1.bin ... data_batch_5.bin, test_batch.bin) into one of them, "
+     "or pass --data-dir DIR"},
+};
+
+}  // namespace
+
+DataSource locate_dataset(const std::string& name_or_path, const std::string& data_dir,
+                          const std::string& source_dir) {
+  const KnownDataset* known = nullptr;
+  for (const auto& k : kKnown)
+    if (name_or_path == k.name) known = &k;
+  if (!known) {
+    INV_CHECK(is_dir(name_or_path), "unknown dataset '", name_or_path,
+              "': expected mnist, fashion-mnist, cifar10, or the path of a dataset directory");
+    DataSource s = describe_dir(name_or_path, name_or_path);
+    s.display = name_or_path;
+    if (s.format == DataSource::Format::Cifar && is_jpeg_copy(s)) s.display += " (CIFAR-10 JPEG q75 copy)";
+    s.accuracy_label = "test accuracy on " + s.display;
+    return s;
+  }
+  std::vector<std::string> candidates;
+  for (const std::string& root : {data_dir, std::string(std::getenv("INV_DATA_DIR") ? std::getenv("INV_DATA_DIR") : "")})
+    if (!root.empty()) {
+      candidates.push_back(root + "/" + known->name);
+      candidates.push_back(root);
+    }
+  candidates.push_back(std::string("/usr/share/datasets/") + known->name);
+  if (!source_dir.empty()) candidates.push_back(source_dir + "/../shared/data/" + known->name);
+  candidates.push_back(std::string("./data/") + known->name);
+  for (const std::string& dir : candidates) {
+    std::string d = dir;
+    if (known->looks_right == looks_like_cifar && is_dir(dir + "/cifar-10-batches-bin")) d = dir + "/cifar-10-batches-bin";
+    if (!is_dir(d) || !known->looks_right(d)) continue;
+    DataSource s = describe_dir(known->name, d);
+    s.display = known->display;
+    if (s.format == DataSource::Format::Cifar && is_jpeg_copy(s)) {
+      s.display = "CIFAR-10 (JPEG q75 copy)";
+      s.accuracy_label = "test accuracy on the CIFAR-10 JPEG q75 copy (not comparable with CIFAR-10 results)";
+    } else {
+      s.accuracy_label = std::string(known->display) + " test accuracy";
+    }
+    if (s.format == DataSource::Format::Idx)
+      s.class_names = std::string(known->name) == "fashion-mnist" ? inv::data::fashion_mnist_classes()
+                                                                  : inv::data::mnist_classes();
+    return s;
+  }
+  std::string tried;
+  for (const auto& c : candidates) tried += (tried.empty() ? "" : ", ") + c;
+  inv::detail::fail("dataset '", known->name, "' not found (tried ", tried, "); ", known->how_to_get);
+}
+
+Dataset load_split(const DataSource& src, bool train, int channels) {
+  Dataset ds;
+  switch (src.format) {
+    case DataSource::Format::Idx: {
+      std::vector<std::string> names = src.class_names.empty() ? inv::data::mnist_classes() : src.class_names;
+      ds = inv::data::load_mnist_like(src.dir, train, names);
+      if (src.class_names.empty() && ds.size() > 0) {  // a path: classes 0 .. max label
+        const int64_t top = *std::max_element(ds.labels.begin(), ds.labels.end());
+        ds.classes.resize(size_t(top + 1));
+      }
+      break;
+    }
+    case DataSource::Format::Cifar: {
+      const auto& files = train ? src.train_files : src.test_files;
+      INV_CHECK(!files.empty(), "no CIFAR-10 ", train ? "training" : "test", " files in '", src.dir,
+                "' (expected ", train ? "data_batch_*.bin or *train*.bin" : "test_batch.bin or *test*.bin", ")");
+      ds = inv::data::load_cifar10_binary(files);
+      break;
+    }
+    case DataSource::Format::Folder:
+      ds = inv::data::load_image_folder(train ? src.train_folder : src.test_folder, channels);
+      break;
+  }
+  INV_CHECK(ds.size() > 0, src.display, ": the ", train ? "training" : "test", " set is empty");
+  return ds;
+}
+
+void check_input_shape(const Dataset& ds, const inv::Shape& input_shape, const std::string& model,
+                       const std::string& what) {
+  const inv::Shape chw(ds.images.shape().begin() + 1, ds.images.shape().end());
+  INV_CHECK(chw == input_shape, what, " has images of shape ", inv::to_string(chw), " but ", model, " expects ",
+            inv::to_string(input_shape), " (lenet: 28x28 grey, e.g. mnist or fashion-mnist; cifar-cnn: 32x32 RGB)");
+}
+
+int64_t holdout_size(int64_t requested, int64_t train_size) {
+  const int64_t h = requested >= 0 ? requested : std::min<int64_t>(10000, train_size / 6);
+  INV_CHECK(h < train_size, "--holdout ", h, " leaves no training image for the target (the training set has ",
+            train_size, ")");
+  return h;
+}
+
+Dataset target_part(const Dataset& train, int64_t holdout) { return train.head(train.size() - holdout); }
+
+AttackerData make_attacker_data(const Dataset& train, int64_t holdout, const AttackerSettings& a,
+                                const std::vector<double>& mean, const std::vector<double>& std,
+                                const inv::Shape& input_shape, uint64_t seed) {
+  AttackerData d;
+  if (a.set == "noise") {
+    const int64_t n = a.images > 0 ? a.images : 10000;
+    inv::Shape shape{n};
+    shape.insert(shape.end(), input_shape.begin(), input_shape.end());
+    inv::Generator gen(inv::data::data_detail::mix_seed(seed, 0x6e6f697365));  // "noise"
+    d.normalised = inv::randn(shape, gen);
+    d.description = std::to_string(n) + " images of N(0, 1) noise in normalised space";
+    return d;
+  }
+  const bool disjoint = a.set == "disjoint";
+  const int64_t begin = disjoint ? train.size() - holdout : 0;
+  const int64_t pool = disjoint ? holdout : train.size() - holdout;
+  INV_CHECK(pool > 0, "--attacker-set disjoint needs held-out training images, but --holdout is 0");
+  const int64_t n = a.images > 0 ? std::min(a.images, pool) : pool;
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[size_t(i)] = begin + i;
+  d.labelled = train.subset(idx);
+  d.normalised = inv::data::normalize(d.labelled.images, mean, std);
+  d.description = std::to_string(n) + (disjoint ? " held-out training images (never seen by the target)"
+                                                : " of the target's training images");
+  if (a.images > pool) d.description += " (all of the pool; " + std::to_string(a.images) + " asked)";
+  return d;
+}
+
+}  // namespace cli

@@ -1,0 +1,70 @@
+// datasets.hpp: finding and loading datasets by name or path, and the attacker's data.
+//
+// Names: mnist, fashion-mnist, cifar10. Their directory is searched in this order:
+//   --data-dir (DIR/<name>, then DIR itself), $INV_DATA_DIR (likewise),
+//   /usr/share/datasets/<name> (Debian's dataset-fashion-mnist installs Fashion-MNIST there),
+//   <source dir>/../shared/data/<name> (development copies), ./data/<name>.
+// A path names a directory holding IDX files, CIFAR-10 binary files, or an image folder
+// (train/<class>/* and test/<class>/*). The CIFAR-10 files of the development copy
+// (cifar10_{train,test}_jpegq75.bin) were decoded from JPEG (quality 75): the dataset is
+// then called "CIFAR-10 (JPEG q75 copy)" and its accuracy is never called CIFAR-10 accuracy.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <inv/data/dataset.hpp>
+
+#include "settings.hpp"
+
+namespace cli {
+
+/// Where a dataset lives and how it is called in reports.
+struct DataSource {
+  std::string id;              // the name or path given
+  std::string display;         // "Fashion-MNIST", "CIFAR-10 (JPEG q75 copy)", or the path
+  std::string accuracy_label;  // "Fashion-MNIST test accuracy", ...
+  std::string dir;             // the directory found
+  enum class Format { Idx, Cifar, Folder } format = Format::Idx;
+  std::vector<std::string> train_files, test_files;  // CIFAR binary files
+  std::string train_folder, test_folder;             // image folders
+  std::vector<std::string> class_names;              // for IDX data (names by label)
+};
+
+/// Finds a dataset by name or path (see the header). Throws inv::Error when it cannot be
+/// found: the message names the paths tried and, for Fashion-MNIST, the Debian package.
+/// `source_dir` is the project's source directory (for the development copies).
+DataSource locate_dataset(const std::string& name_or_path, const std::string& data_dir, const std::string& source_dir);
+
+/// The training (train = true) or test split, images (N, C, H, W) in [0, 1]. `channels`
+/// applies to image folders (1 for lenet, 3 for cifar-cnn). Throws inv::Error for missing
+/// or invalid files.
+inv::data::Dataset load_split(const DataSource& src, bool train, int channels);
+
+/// Throws inv::Error unless the images are (C, H, W) = `input_shape` (the model's input).
+void check_input_shape(const inv::data::Dataset& ds, const inv::Shape& input_shape, const std::string& model,
+                       const std::string& what);
+
+/// The number of held-out training images: `requested` when >= 0, else min(10000, N/6).
+/// Throws inv::Error when it leaves the target no training image.
+int64_t holdout_size(int64_t requested, int64_t train_size);
+
+/// The target's training images: all but the last `holdout`.
+inv::data::Dataset target_part(const inv::data::Dataset& train, int64_t holdout);
+
+/// The attacker's data for the black-box and query-free attacks.
+struct AttackerData {
+  inv::data::Dataset labelled;  // images in [0, 1] with labels (empty for noise)
+  inv::Tensor normalised;       // the same images normalised, or N(0, 1) noise: (N, C, H, W)
+  std::string description;      // e.g. "5000 of the target's training images"
+};
+
+/// Builds the attacker's set (AttackerSettings::set): `train` = the first N images the
+/// target trained on, `disjoint` = the first N held-out images (never seen by the target),
+/// `noise` = N images of N(0, 1) noise in normalised space (N = 10000 when images is 0).
+/// Throws inv::Error when the pool is empty or too small.
+AttackerData make_attacker_data(const inv::data::Dataset& train, int64_t holdout, const AttackerSettings& a,
+                                const std::vector<double>& mean, const std::vector<double>& std,
+                                const inv::Shape& input_shape, uint64_t seed);
+
+}  // namespace cli

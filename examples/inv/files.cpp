@@ -1,0 +1,101 @@
+// files.cpp: output directories and interrupted runs (see files.hpp).
+#include "files.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <inv/error.hpp>
+
+namespace cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::mutex g_mutex;
+std::vector<std::string> g_dirs;
+
+/// The PID of a temporary "NAME.tmp.PID", or -1 when `name` is not one.
+long temporary_pid(const std::string& name) {
+  const size_t at = name.rfind(".tmp.");
+  if (at == std::string::npos || at + 5 >= name.size()) return -1;
+  const std::string digits = name.substr(at + 5);
+  if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) return -1;
+  return std::atol(digits.c_str());
+}
+
+bool running(long pid) { return ::kill(pid_t(pid), 0) == 0 || errno == EPERM; }
+
+/// Removes the temporaries in `dir` (recursively) whose PID satisfies `remove`.
+template <class Predicate>
+int remove_temporaries(const std::string& dir, Predicate remove) {
+  int count = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const long pid = temporary_pid(it->path().filename().string());
+    if (pid > 0 && it->is_regular_file(ec) && remove(pid)) {
+      std::error_code rm;
+      if (fs::remove(it->path(), rm)) ++count;
+    }
+  }
+  return count;
+}
+
+void watch_signals(sigset_t set) {
+  int sig = 0;
+  if (sigwait(&set, &sig) != 0) return;
+  std::fprintf(stderr, "\ninterrupted (%s): removing temporary files; rerun the same command to resume\n",
+               strsignal(sig));
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    const long self = long(::getpid());
+    for (const auto& d : g_dirs) remove_temporaries(d, [&](long pid) { return pid == self; });
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  ::_exit(128 + sig);
+}
+
+}  // namespace
+
+void install_interrupt_handler() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread(watch_signals, set).detach();
+}
+
+void watch_directory(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_dirs.push_back(dir);
+}
+
+int clean_stale_temporaries(const std::string& dir) {
+  return remove_temporaries(dir, [](long pid) { return !running(pid); });
+}
+
+void make_directories(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  INV_CHECK(!ec && fs::is_directory(dir), "cannot create directory '", dir, "': ",
+            ec ? ec.message() : std::string("a file of that name exists"));
+}
+
+std::string parent_directory(const std::string& path) {
+  const fs::path p(path);
+  return p.has_parent_path() ? p.parent_path().string() : ".";
+}
+
+}  // namespace cli

@@ -1,0 +1,34 @@
+// files.hpp: output directories, and what an interrupted run leaves behind.
+//
+// Every file the command writes goes through the library's atomic writers (a temporary
+// NAME.tmp.PID, flushed, then renamed over NAME), so a file either has its old content or
+// its complete new one. What an interruption can leave is the temporary itself:
+//   * Ctrl-C / SIGTERM / SIGHUP: a watcher thread removes this process's temporaries from
+//     the output directories, then exits with 128 + the signal number.
+//   * SIGKILL or a crash cannot be caught; the next run in the same directory removes the
+//     temporaries of processes that are no longer running (clean_stale_temporaries).
+#pragma once
+
+#include <string>
+
+namespace cli {
+
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (call first in main, before
+/// any other thread exists, so that every thread inherits the mask) and starts the
+/// watcher thread that handles them as described above.
+void install_interrupt_handler();
+
+/// Adds a directory whose temporaries the interrupt handler removes.
+void watch_directory(const std::string& dir);
+
+/// Removes NAME.tmp.PID files in `dir` (recursively) whose process PID is not running.
+/// Returns how many were removed.
+int clean_stale_temporaries(const std::string& dir);
+
+/// Creates a directory and its parents; throws inv::Error naming it on failure.
+void make_directories(const std::string& dir);
+
+/// The directory part of a path ("." when there is none).
+std::string parent_directory(const std::string& path);
+
+}  // namespace cli

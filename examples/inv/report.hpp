@@ -1,0 +1,90 @@
+// report.hpp: the leakage report of a sweep — index.html, results.csv, settings.csv,
+// results.json — and the table printed at the end.
+//
+// Metrics (inv/metrics.hpp), on de-normalised images clipped to [0, 1]:
+//   PSNR            10·log10(1 / MSE) in dB; an exact reconstruction has PSNR +inf, which
+//                   CSV writes as "inf" and JSON as null (with psnr_exact counting them).
+//   SSIM reference  the papers' SSIM (scikit-image compare_ssim before 0.18 as the reference
+//                   code called it: 7×7 uniform window, sample covariance, data range of
+//                   the reconstruction). The tables and the plot use this one.
+//   SSIM Gaussian   Wang et al. 2004 (11×11 Gaussian window, σ 1.5, data range 1).
+// The papers call a reconstruction recognisable when SSIM > 0.3.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <inv/metrics.hpp>
+#include <inv/tensor.hpp>
+
+#include "settings.hpp"
+
+namespace cli {
+
+/// One split layer of the sweep.
+struct SplitRow {
+  std::string name;
+  int64_t depth = 0;  // index of the layer in the network
+  std::string op;
+  inv::Shape shape;   // output of one image
+};
+
+/// One (split, attack) result.
+struct Cell {
+  std::string split;
+  Attack attack = Attack::WhiteBox;
+  inv::metrics::ImageQuality quality;
+  double seconds = 0;
+  int64_t queries = 0;
+  bool reused = false;  // taken from the cache of an earlier run
+  std::vector<std::pair<std::string, std::string>> settings;  // AttackJob::settings
+  inv::Tensor reconstructions;  // (N, C, H, W) in [0, 1]
+  std::string png;              // grid file name in the report directory
+};
+
+struct Report {
+  std::string dataset_id, dataset_display, accuracy_label, model;
+  double test_accuracy = 0;
+  int64_t test_images = 0;
+  std::string target_checkpoint;
+  bool target_reused = false;
+  std::vector<std::pair<std::string, std::string>> settings;  // every hyperparameter
+  std::vector<SplitRow> splits;
+  std::vector<Attack> attacks;
+  std::vector<Cell> cells;
+  inv::Tensor originals;                  // (N, C, H, W) in [0, 1]
+  std::vector<int64_t> image_indices;     // test-set index of each original
+  std::vector<std::string> image_classes; // class name of each original
+  std::string started;                    // UTC
+  double seconds = 0;                     // wall time of the whole run
+  int threads = 1;
+  std::string command;
+
+  const Cell* find(const std::string& split, Attack a) const;
+};
+
+/// Writes index.html, results.csv, settings.csv and results.json into `dir` (atomically).
+void write_report(const std::string& dir, const Report& r);
+
+/// The split × attack table of mean PSNR and SSIM (reference) for the terminal.
+std::string console_table(const Report& r);
+
+/// The inline SVG plot of SSIM (reference) against split depth, one line per attack,
+/// with the 0.3 "recognisable" threshold dashed (plot.cpp).
+std::string ssim_plot_svg(const Report& r);
+
+/// The images of a batch (N, C, H, W) in [0, 1] tiled in one row (io::make_grid); with
+/// originals, those in a first row above the reconstructions.
+inv::Tensor comparison_grid(const inv::Tensor& originals, const inv::Tensor& reconstructions);
+
+/// Text escaped for HTML element content and attribute values.
+std::string html_escape(const std::string& s);
+
+/// Mean of a list (NaN when empty).
+double mean_of(const std::vector<double>& v);
+
+/// Attack colours shared by the plot and the tables.
+const char* attack_colour(Attack a);
+
+}  // namespace cli

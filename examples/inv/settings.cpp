@@ -1,0 +1,201 @@
+// settings.cpp: presets, flags and the per-split rMLE table (see settings.hpp).
+#include "settings.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace cli {
+
+const std::vector<std::string>& attack_names() {
+  static const std::vector<std::string> names{"white-box", "black-box", "query-free"};
+  return names;
+}
+
+const char* attack_name(Attack a) {
+  switch (a) {
+    case Attack::WhiteBox: return "white-box";
+    case Attack::BlackBox: return "black-box";
+    case Attack::QueryFree: return "query-free";
+  }
+  return "?";
+}
+
+Attack parse_attack(const std::string& name) {
+  if (name == "white-box") return Attack::WhiteBox;
+  if (name == "black-box") return Attack::BlackBox;
+  if (name == "query-free") return Attack::QueryFree;
+  throw UsageError("unknown attack '" + name + "'; valid choices: " + join(attack_names()));
+}
+
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// ---------------------------------------------------------------------------
+// Per-split rMLE settings
+// ---------------------------------------------------------------------------
+
+namespace {
+
+bool in(const std::string& x, std::initializer_list<const char*> names) {
+  for (const char* n : names)
+    if (x == n) return true;
+  return false;
+}
+
+}  // namespace
+
+RmleChoice rmle_for(const Settings& s, const std::string& split, Attack attack) {
+  RmleChoice c{s.rmle.iterations, 1e-2, 0, s.rmle.lambda_l2, "interpolated by depth (see --help)"};
+  if (s.model == "lenet") {
+    if (in(split, {"conv1", "ReLU1", "pool1"})) c.lambda_tv = 0;
+    else if (in(split, {"conv2", "ReLU2", "pool2"})) c.lambda_tv = 1;
+    else c.lambda_tv = 1e3;
+    if (in(split, {"conv1", "ReLU2", "fc3"})) c.source = "protocol §3";
+  } else {
+    // The block of a conv/ReLU/pool layer is its 5th character (conv21, ReLU22, pool2); the rest is the classifier.
+    const bool in_block = split.size() >= 5 && (split.rfind("conv", 0) == 0 || split.rfind("ReLU", 0) == 0 ||
+                                                 split.rfind("pool", 0) == 0);
+    const char b = in_block ? split[4] : 'c';
+    if (b == '1') c.lambda_tv = 0;
+    else if (b == '2') c.lambda_tv = 10;
+    else if (b == '3') c.lambda_tv = 1e3;
+    else c.lambda_tv = 1e4, c.lr = 1e-3;
+    if (in(split, {"conv11", "ReLU22", "ReLU32", "fc1"})) c.source = "protocol §3";
+    // The reference code's query-free inversion settings (protocol §5).
+    if (attack == Attack::QueryFree && in(split, {"conv11", "ReLU22"})) {
+      if (split == "ReLU22") c.lr = 0.1, c.lambda_tv = 2;
+      if (s.preset == "paper") c.iterations = 500;
+      c.source = "protocol §5 (query-free)";
+    }
+  }
+  if (s.rmle.lr > 0) c.lr = s.rmle.lr, c.source = "flags";
+  if (s.rmle.lambda_tv >= 0) c.lambda_tv = s.rmle.lambda_tv, c.source = "flags";
+  return c;
+}
+
+// ---------------------------------------------------------------------------
+// Flags
+// ---------------------------------------------------------------------------
+
+void add_common_flags(FlagSet& f, bool dataset, bool model) {
+  f.section("data and model");
+  if (dataset)
+    f.text("dataset", "NAME|PATH", "fashion-mnist",
+           "mnist, fashion-mnist, cifar10, or a path: a directory of IDX files (train-/t10k-images-idx3-ubyte[.gz] "
+           "and labels), of CIFAR-10 binary files (data_batch_*.bin and test_batch.bin, or "
+           "cifar10_{train,test}_jpegq75.bin), or an image folder (train/<class>/*.png and test/<class>/*.png)");
+  if (model) f.choice("model", {"lenet", "cifar-cnn"}, "lenet", "the target network (models::lenet or models::cifar_cnn)");
+  f.text("data-dir", "DIR", "",
+         "where to look for the dataset first (DIR/<name>, then DIR itself); then $INV_DATA_DIR, "
+         "/usr/share/datasets/<name>, <source>/../shared/data/<name>, ./data/<name>");
+  f.section("run");
+  f.choice("preset", {"quick", "paper"}, "quick",
+           "quick: minutes on 2 cores; paper: the protocol of He, Zhang & Lee (ACSAC 2019), hours");
+  f.integer("seed", "N", 0, "0", "seed of every random choice (initialisation, shuffling, noise)");
+  f.integer("threads", "N", 0, "0", "OpenMP threads (0 = OMP_NUM_THREADS or all cores)", 1024);
+  f.boolean("quiet", "false", "no progress output");
+}
+
+void add_target_flags(FlagSet& f) {
+  f.section("target training (Adam lr, eps 1e-3, AMSGrad; cross-entropy)");
+  f.integer("epochs", "N", 1, "quick 2; paper 20 (lenet) or 50 (cifar-cnn)", "target training epochs");
+  f.integer("batch-size", "N", 1, "32", "target mini-batch size");
+  f.real("lr", "LR", 0, true, "1e-3", "target learning rate");
+  f.integer("halve-every", "N", 0, "20", "halve the target's learning rate every N epochs (0 = never)");
+  f.boolean("augment", "true for cifar-cnn, false for lenet",
+            "augment target training: random horizontal flip + affine (±10°, translate 0.1, scale 0.9-1.1)");
+  f.integer("holdout", "N", 0, "10000, or a sixth of the training set if smaller",
+            "the last N training images are never shown to the target (pool of --attacker-set disjoint)");
+}
+
+void add_attack_flags(FlagSet& f) {
+  f.section("white-box rMLE (also the inversion step of query-free; Adam eps 1e-3, AMSGrad, start x = 0)");
+  f.integer("rmle-iterations", "N", 1, "quick 1000; paper 5000", "rMLE iterations");
+  f.real("rmle-lr", "LR", 0, true, "per split: 1e-2 (1e-3 for cifar-cnn fc layers)", "rMLE learning rate");
+  f.real("lambda-tv", "L", 0, false,
+         "per split: lenet conv1-pool1 0, conv2-pool2 1, fc 1e3; cifar-cnn blocks 0, 10, 1e3, fc 1e4",
+         "weight of the total-variation prior");
+  f.real("lambda-l2", "L", 0, false, "0", "weight of the mean(x²) prior");
+  f.section("black-box and query-free attackers");
+  f.choice("attacker-set", {"train", "disjoint", "noise"}, "train",
+           "the attacker's images: the target's training images, held-out training images it never saw, or "
+           "N(0,1) noise in normalised space (black-box only)");
+  f.integer("attacker-images", "N", 0, "quick 10000; paper 0", "size of the attacker's set (0 = the whole pool)");
+  f.integer("decoder-epochs", "N", 1, "quick 1; paper 50", "black-box inverse-network training epochs");
+  f.integer("shadow-epochs", "N", 1, "quick 1; paper 50", "query-free shadow-model training epochs");
+  f.real("attacker-lr", "LR", 0, true, "1e-3", "decoder and shadow learning rate (Adam, eps 1e-3, AMSGrad)");
+  f.integer("attacker-halve-every", "N", 0, "10", "halve the decoder/shadow learning rate every N epochs");
+  f.integer("attacker-batch-size", "N", 1, "32", "decoder and shadow mini-batch size");
+  f.choice("shadow", {"same", "paper"}, "same",
+           "query-free shadow architecture: a fresh copy of the target's edge, or P1 Table 5's different "
+           "structure where it defines one (lenet conv1/ReLU2, cifar-cnn conv11/ReLU22; elsewhere same)");
+}
+
+void read_settings(const FlagSet& f, Settings& s) {
+  auto when = [&](const char* name, auto apply) {
+    if (f.declares(name)) apply();
+  };
+  when("dataset", [&] { s.dataset = f.get_text("dataset", s.dataset); });
+  when("model", [&] { s.model = f.get_text("model", s.model); });
+  when("data-dir", [&] { s.data_dir = f.get_text("data-dir", s.data_dir); });
+  when("preset", [&] { s.preset = f.get_text("preset", s.preset); });
+  when("seed", [&] { s.seed = uint64_t(f.get_int("seed", int64_t(s.seed))); });
+  when("threads", [&] { s.threads = int(f.get_int("threads", s.threads)); });
+  when("quiet", [&] { s.quiet = f.get_bool("quiet", s.quiet); });
+
+  const bool paper = s.preset == "paper", cifar = s.model == "cifar-cnn";
+  auto& t = s.target;
+  when("epochs", [&] { t.epochs = f.get_int("epochs", paper ? (cifar ? 50 : 20) : 2); });
+  when("batch-size", [&] { t.batch_size = f.get_int("batch-size", 32); });
+  when("lr", [&] { t.lr = f.get_float("lr", 1e-3); });
+  when("halve-every", [&] { t.halve_every = f.get_int("halve-every", 20); });
+  when("augment", [&] { t.augment = f.get_bool("augment", cifar); });
+  when("holdout", [&] { t.holdout = f.get_int("holdout", -1); });
+
+  auto& r = s.rmle;
+  when("rmle-iterations", [&] { r.iterations = f.get_int("rmle-iterations", paper ? 5000 : 1000); });
+  when("rmle-lr", [&] { r.lr = f.get_float("rmle-lr", -1); });
+  when("lambda-tv", [&] { r.lambda_tv = f.get_float("lambda-tv", -1); });
+  when("lambda-l2", [&] { r.lambda_l2 = f.get_float("lambda-l2", 0); });
+
+  auto& a = s.attacker;
+  when("attacker-set", [&] { a.set = f.get_text("attacker-set", "train"); });
+  when("attacker-images", [&] { a.images = f.get_int("attacker-images", paper ? 0 : 10000); });
+  when("decoder-epochs", [&] { a.decoder_epochs = f.get_int("decoder-epochs", paper ? 50 : 1); });
+  when("shadow-epochs", [&] { a.shadow_epochs = f.get_int("shadow-epochs", paper ? 50 : 1); });
+  when("attacker-lr", [&] { a.lr = f.get_float("attacker-lr", 1e-3); });
+  when("attacker-halve-every", [&] { a.halve_every = f.get_int("attacker-halve-every", 10); });
+  when("attacker-batch-size", [&] { a.batch_size = f.get_int("attacker-batch-size", 32); });
+  when("shadow", [&] { a.shadow = f.get_text("shadow", "same"); });
+}
+
+std::vector<std::pair<std::string, std::string>> describe(const Settings& s) {
+  const auto& t = s.target;
+  const auto& r = s.rmle;
+  const auto& a = s.attacker;
+  return {
+      {"preset", s.preset},
+      {"seed", std::to_string(s.seed)},
+      {"target epochs", std::to_string(t.epochs)},
+      {"target batch size", std::to_string(t.batch_size)},
+      {"target lr", fmt(t.lr) + ", halved every " + std::to_string(t.halve_every) + " epochs"},
+      {"target augmentation", t.augment ? "flip + affine" : "none"},
+      {"held-out training images", std::to_string(t.holdout)},
+      {"rMLE iterations", std::to_string(r.iterations)},
+      {"rMLE lr", r.lr > 0 ? fmt(r.lr) : "per split (protocol §3)"},
+      {"rMLE λ_TV", r.lambda_tv >= 0 ? fmt(r.lambda_tv) : "per split (protocol §3, interpolated by depth)"},
+      {"rMLE λ_l2", fmt(r.lambda_l2)},
+      {"attacker set", a.set},
+      {"attacker images", a.images > 0 ? std::to_string(a.images) : "whole pool"},
+      {"decoder epochs", std::to_string(a.decoder_epochs)},
+      {"shadow epochs", std::to_string(a.shadow_epochs)},
+      {"decoder/shadow lr", fmt(a.lr) + ", halved every " + std::to_string(a.halve_every) + " epochs"},
+      {"decoder/shadow batch size", std::to_string(a.batch_size)},
+      {"shadow architecture", a.shadow == "same" ? "copy of the edge (same structure)" : "P1 Table 5 where defined"},
+  };
+}
+
+}  // namespace cli

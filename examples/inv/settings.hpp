@@ -1,0 +1,98 @@
+// settings.hpp: every hyperparameter of the `inv` command, the two presets, and the
+// per-split rMLE settings of the protocol.
+//
+// Presets (--preset):
+//   quick  minutes on 2 cores: target 2 epochs; attacker set 10,000 images; decoders and
+//          shadows 1 epoch on it; rMLE 1,000 iterations with the protocol's per-split lr/λ_TV.
+//          Enough to show the trend (shallow splits leak, deep ones less), not the papers' numbers.
+//   paper  He, Zhang & Lee (ACSAC 2019) as their code ran it: target 20 epochs (LeNet) or
+//          50 (CIFAR CNN) with the learning rate halved every 20; rMLE 5,000 iterations;
+//          decoders and shadows 50 epochs (halving every 10) on the whole attacker pool.
+// Every value can be overridden by its flag. Training data: the last `holdout` training
+// images are held out of the target's training set in every preset; they are the pool of
+// the `disjoint` attacker set (images the target never saw).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "args.hpp"
+
+namespace cli {
+
+enum class Attack { WhiteBox, BlackBox, QueryFree };
+const char* attack_name(Attack a);  // "white-box", "black-box", "query-free"
+Attack parse_attack(const std::string& name);
+const std::vector<std::string>& attack_names();
+
+/// How the target model is trained (train::fit with the reference recipe).
+struct TargetSettings {
+  int64_t epochs = 2;
+  int64_t batch_size = 32;
+  double lr = 1e-3;
+  int64_t halve_every = 20;  // epochs between halvings of the learning rate
+  bool augment = false;      // random flip + affine (the CIFAR recipe)
+  int64_t holdout = -1;      // training images held out of the target's set; -1 = default
+};
+
+/// rMLE (white-box, and the inversion step of query-free). Unset (< 0) lr / λ_TV take
+/// the per-split value of the protocol (see rmle_for).
+struct RmleSettings {
+  int64_t iterations = 1000;
+  double lr = -1, lambda_tv = -1, lambda_l2 = 0;
+};
+
+/// What the black-box and query-free attackers have and how they train.
+struct AttackerSettings {
+  std::string set = "train";      // train | disjoint | noise
+  int64_t images = 10000;         // size of the attacker's set (0 = the whole pool)
+  int64_t decoder_epochs = 1, shadow_epochs = 1;
+  int64_t halve_every = 10;       // decoder and shadow learning-rate halving
+  double lr = 1e-3;               // decoder and shadow learning rate
+  int64_t batch_size = 32;
+  std::string shadow = "same";    // same | paper (P1 Table 5 where defined, else same)
+};
+
+struct Settings {
+  std::string dataset = "fashion-mnist", model = "lenet", preset = "quick", data_dir;
+  uint64_t seed = 0;
+  int threads = 0;  // 0 = OpenMP's default (all cores, or OMP_NUM_THREADS)
+  bool quiet = false;
+  TargetSettings target;
+  RmleSettings rmle;
+  AttackerSettings attacker;
+};
+
+/// The resolved rMLE settings of one split, with where they come from.
+struct RmleChoice {
+  int64_t iterations;
+  double lr, lambda_tv, lambda_l2;
+  std::string source;  // "protocol §3", "interpolated by depth", "flag", ...
+};
+
+/// rMLE settings for `split` of `model` (white-box, or the inversion of query-free):
+/// the protocol's table (§3; query-free at CIFAR conv11/ReLU22: §5), λ_TV interpolated
+/// by depth for the splits the table lacks, then the flags' overrides.
+///   lenet:      conv1 ReLU1 pool1 -> λ 0;  conv2 ReLU2 pool2 -> λ 1;  later -> λ 1e3;  lr 1e-2
+///   cifar-cnn:  block 1 -> λ 0;  block 2 -> λ 10;  block 3 -> λ 1e3  (lr 1e-2);
+///               flatten, fc1, fc1act, fc2 -> λ 1e4, lr 1e-3
+RmleChoice rmle_for(const Settings& s, const std::string& split, Attack attack);
+
+// Declaring the flags of each group on a subcommand's FlagSet, and reading them back.
+/// --dataset (when `dataset`), --model (when `model`), --data-dir, --preset, --seed, --threads, --quiet.
+void add_common_flags(FlagSet& f, bool dataset, bool model);
+void add_target_flags(FlagSet& f);
+void add_attack_flags(FlagSet& f);
+/// Reads the flags declared above into `s`, applying the preset's defaults (which depend
+/// on the model) to every value not given.
+void read_settings(const FlagSet& f, Settings& s);
+
+/// Every setting as (name, value) rows for reports and checkpoints.
+std::vector<std::pair<std::string, std::string>> describe(const Settings& s);
+
+/// "1e-03"-style short formatting of a hyperparameter.
+std::string fmt(double v);
+
+}  // namespace cli

@@ -1,0 +1,227 @@
+// target.cpp: training, caching and loading the target network (see target.hpp).
+#include "target.hpp"
+
+#include <cstdio>
+#include <ctime>
+#include <sstream>
+
+#include <inv/data/transforms.hpp>
+#include <inv/io/checkpoint.hpp>
+#include <inv/optim/adam.hpp>
+#include <inv/optim/lr_scheduler.hpp>
+#include <inv/train/fit.hpp>
+
+namespace cli {
+
+using inv::data::Dataset;
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+std::string training_checkpoint_path(const std::string& model_path) {
+  const std::string ext = ".invckpt";
+  const bool has_ext = model_path.size() > ext.size() && model_path.compare(model_path.size() - ext.size(), ext.size(), ext) == 0;
+  return (has_ext ? model_path.substr(0, model_path.size() - ext.size()) : model_path) + ".train.invckpt";
+}
+
+std::string training_log_path(const std::string& model_path) {
+  const std::string ext = ".invckpt";
+  const bool has_ext = model_path.size() > ext.size() && model_path.compare(model_path.size() - ext.size(), ext.size(), ext) == 0;
+  return (has_ext ? model_path.substr(0, model_path.size() - ext.size()) : model_path) + ".csv";
+}
+
+double Target::test_accuracy() const {
+  const std::string v = meta("test_accuracy");
+  return v.empty() ? -1 : std::stod(v);
+}
+
+std::string Target::meta(const std::string& key, const std::string& fallback) const {
+  const auto it = metadata.find(key);
+  return it == metadata.end() ? fallback : it->second;
+}
+
+namespace {
+
+std::string str(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+/// Everything that determines the trained weights; a cached target is reused only when equal.
+std::string fingerprint(const Settings& s, const DataSource& src, int64_t holdout, int64_t train_images) {
+  const auto& t = s.target;
+  std::ostringstream os;
+  os << "model=" << s.model << ";dataset=" << src.id << ";dir=" << src.dir << ";epochs=" << t.epochs
+     << ";batch=" << t.batch_size << ";lr=" << str(t.lr) << ";halve=" << t.halve_every << ";augment=" << t.augment
+     << ";holdout=" << holdout << ";train_images=" << train_images << ";seed=" << s.seed;
+  return os.str();
+}
+
+std::map<std::string, std::string> training_metadata(const Settings& s, const DataSource& src, int64_t holdout,
+                                                     const Dataset& train) {
+  const auto& t = s.target;
+  std::string classes;
+  for (const auto& c : train.classes) classes += c + "\n";
+  return {{"format", "inv-target-1"},
+          {"model", s.model},
+          {"dataset", src.id},
+          {"dataset_display", src.display},
+          {"accuracy_label", src.accuracy_label},
+          {"epochs", std::to_string(t.epochs)},
+          {"seed", std::to_string(s.seed)},
+          {"holdout", std::to_string(holdout)},
+          {"train_images", std::to_string(train.size() - holdout)},
+          {"batch_size", std::to_string(t.batch_size)},
+          {"lr", str(t.lr)},
+          {"halve_every", std::to_string(t.halve_every)},
+          {"augment", t.augment ? "true" : "false"},
+          {"classes", classes},
+          {"fingerprint", fingerprint(s, src, holdout, train.size() - holdout)}};
+}
+
+}  // namespace
+
+Target train_target(const Settings& s, const DataSource& src, const Dataset& train, const Dataset& test,
+                    int64_t holdout, const std::string& model_path) {
+  Target t;
+  t.spec = inv::models::spec_by_name(s.model);
+  check_input_shape(train, t.spec.input_shape, s.model, src.display + " (training set)");
+  check_input_shape(test, t.spec.input_shape, s.model, src.display + " (test set)");
+  inv::Generator init(s.seed);
+  t.net = inv::models::by_name(s.model, init);
+  const Dataset part = target_part(train, holdout);
+
+  inv::train::FitOptions o;
+  o.epochs = s.target.epochs;
+  o.batch_size = s.target.batch_size;
+  o.seed = s.seed;
+  o.mean = t.spec.mean;
+  o.std = t.spec.std;
+  o.validation = &test;
+  o.checkpoint = training_checkpoint_path(model_path);
+  o.csv_log = training_log_path(model_path);
+  o.quiet = s.quiet;
+  o.metadata = training_metadata(s, src, holdout, train);
+  if (s.target.augment)
+    o.augment = [](inv::data::Batch& b, inv::Generator& g) {
+      b.images = inv::data::random_affine(inv::data::random_horizontal_flip(b.images, 0.5, g), 10, 0.1, 0.9, 1.1, g);
+    };
+  // Resume only from a training checkpoint of the same run.
+  if (inv::io::file_exists(o.checkpoint)) {
+    const auto ck = inv::io::load_checkpoint(o.checkpoint);
+    const auto it = ck.metadata.find("fingerprint");
+    if (it == ck.metadata.end() || it->second != o.metadata["fingerprint"]) {
+      inv::train::Progress(s.quiet).message("ignoring " + o.checkpoint + ": it was written with other settings");
+      std::remove(o.checkpoint.c_str());
+    }
+  }
+  inv::optim::Adam adam(t.net->parameters(), {s.target.lr, 0.9, 0.999, 1e-3, 0, true});
+  inv::optim::StepLR sched(adam, s.target.halve_every > 0 ? s.target.halve_every : 1,
+                           s.target.halve_every > 0 ? 0.5 : 1.0);
+  inv::train::Progress(s.quiet).message("training " + s.model + " on " + std::to_string(part.size()) + " " +
+                                        src.display + " images for " + std::to_string(o.epochs) + " epochs");
+  inv::train::fit(*t.net, adam, &sched, part, o);
+
+  const auto eval = inv::train::evaluate(*t.net, test, t.spec.mean, t.spec.std);
+  t.metadata = o.metadata;
+  t.metadata["test_accuracy"] = str(eval.accuracy);
+  t.metadata["test_images"] = std::to_string(eval.count);
+  t.metadata["created"] = utc_now();
+  inv::train::save_model(model_path, *t.net, t.metadata);
+  t.path = model_path;
+  return t;
+}
+
+Target obtain_target(const Settings& s, const DataSource& src, const Dataset& train, const Dataset& test,
+                     int64_t holdout, const std::string& model_path, bool& reused) {
+  reused = false;
+  if (inv::io::file_exists(model_path)) {
+    Target cached = load_target(model_path);
+    if (cached.meta("fingerprint") == fingerprint(s, src, holdout, train.size() - holdout)) {
+      reused = true;
+      return cached;
+    }
+    inv::train::Progress(s.quiet).message(model_path + " was trained with other settings; training a new target");
+  }
+  return train_target(s, src, train, test, holdout, model_path);
+}
+
+Target load_target(const std::string& path) {
+  const auto ck = inv::io::load_checkpoint(path);
+  const auto it = ck.metadata.find("model");
+  INV_CHECK(it != ck.metadata.end() && ck.metadata.count("format"), "'", path,
+            "' is not a target checkpoint of `inv train` (no 'format'/'model' metadata)");
+  Target t;
+  t.spec = inv::models::spec_by_name(it->second);
+  inv::Generator init(0);
+  t.net = inv::models::by_name(it->second, init);
+  inv::io::load_into(t.net->state_dict(), ck);
+  t.metadata = ck.metadata;
+  t.path = path;
+  t.net->eval();
+  return t;
+}
+
+std::vector<std::string> split_layers(const inv::nn::Sequential& net) {
+  std::vector<std::string> out;
+  for (const auto& n : net.names())
+    if (n != "flatten") out.push_back(n);
+  return out;
+}
+
+void check_split(const Target& t, const std::string& split) {
+  for (const auto& n : t.net->names())
+    if (n == split) return;
+  throw UsageError("unknown split layer '" + split + "' for " + t.spec.name + "; valid layers: " +
+                   join(split_layers(*t.net)));
+}
+
+LayerShape layer_shape(Target& t, const std::string& layer) {
+  inv::Shape in{1};
+  in.insert(in.end(), t.spec.input_shape.begin(), t.spec.input_shape.end());
+  const auto rows = t.net->layer_info(in);
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (rows[i].name == layer) return {int64_t(i), rows[i].op, inv::Shape(rows[i].output_shape.begin() + 1, rows[i].output_shape.end())};
+  t.net->index_of(layer);  // throws naming the valid layers
+  return {};
+}
+
+std::string describe_target(Target& t) {
+  std::ostringstream os;
+  os << "checkpoint: " << t.path << "\n";
+  for (const auto& [k, v] : t.metadata) {
+    if (k == "classes") {
+      std::string line;
+      std::istringstream in(v);
+      for (std::string c; std::getline(in, c);) line += (line.empty() ? "" : ", ") + c;
+      os << "  " << k << ": " << line << "\n";
+    } else if (k == "test_accuracy") {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.4f (%.2f%%)", std::stod(v), 100 * std::stod(v));
+      os << "  " << k << ": " << buf << "\n";
+    } else {
+      os << "  " << k << ": " << v << "\n";
+    }
+  }
+  inv::Shape in{1};
+  in.insert(in.end(), t.spec.input_shape.begin(), t.spec.input_shape.end());
+  os << "\nlayers (output shapes for one " << inv::to_string(t.spec.input_shape) << " image):\n"
+     << t.net->summary(in) << "\nsplit points (--split): " << join(split_layers(*t.net)) << "\n";
+  return os.str();
+}
+
+inv::Tensor edge_features(Target& t, const std::string& split, const inv::Tensor& normalised) {
+  auto parts = t.net->split(split);
+  inv::nn::ModeGuard mode(*parts.first, false);
+  inv::NoGradGuard no_grad;
+  return inv::copy_data(parts.first->forward(normalised));
+}
+
+}  // namespace cli

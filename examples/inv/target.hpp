@@ -1,0 +1,76 @@
+// target.hpp: the target network — training it, caching it, loading it, describing it.
+//
+// A target checkpoint (.invckpt) holds the model's state_dict and string metadata:
+//   format=inv-target-1, model, dataset, dataset_display, accuracy_label, test_accuracy
+//   (a fraction), test_images, epochs, seed, holdout, train_images, batch_size, lr,
+//   halve_every, augment, classes (one a line), created (UTC), fingerprint.
+// Training writes, next to the model checkpoint X.invckpt, a training checkpoint
+// X.train.invckpt (model + optimiser after every epoch, for resuming) and a CSV log X.csv.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <inv/data/dataset.hpp>
+#include <inv/models/zoo.hpp>
+
+#include "datasets.hpp"
+#include "settings.hpp"
+
+namespace cli {
+
+struct Target {
+  std::shared_ptr<inv::nn::Sequential> net;
+  inv::models::ModelSpec spec;
+  std::map<std::string, std::string> metadata;
+  std::string path;
+
+  double test_accuracy() const;
+  /// A metadata value, or `fallback` when absent.
+  std::string meta(const std::string& key, const std::string& fallback = "") const;
+};
+
+/// Trains a target on `train` (all but the last `holdout` images), evaluates it on `test`
+/// and saves it to `model_path`. Resumes from the training checkpoint next to it when that
+/// was written with the same settings (else starts over). Throws inv::Error on failure.
+Target train_target(const Settings& s, const DataSource& src, const inv::data::Dataset& train,
+                    const inv::data::Dataset& test, int64_t holdout, const std::string& model_path);
+
+/// The cached target at `model_path` when it was trained with these settings; otherwise
+/// trains it (train_target). `reused` tells which happened.
+Target obtain_target(const Settings& s, const DataSource& src, const inv::data::Dataset& train,
+                     const inv::data::Dataset& test, int64_t holdout, const std::string& model_path, bool& reused);
+
+/// Loads a target checkpoint written by train_target. Throws inv::Error naming the path
+/// when the file is missing, invalid, or not a target checkpoint.
+Target load_target(const std::string& path);
+
+/// The valid split layers: every layer except flatten.
+std::vector<std::string> split_layers(const inv::nn::Sequential& net);
+/// Throws UsageError naming the valid layers unless `split` is a layer of the target.
+void check_split(const Target& t, const std::string& split);
+
+/// Metadata, then the layer table (name, op, output shape, parameters) and the split points.
+std::string describe_target(Target& t);
+
+/// One layer of the target: its index in the network and its output shape for one image.
+struct LayerShape {
+  int64_t index;
+  std::string op;
+  inv::Shape shape;  // (C, H, W) or (D)
+};
+LayerShape layer_shape(Target& t, const std::string& layer);
+
+/// v = f1(x): the edge's output at `split` for normalised images (N, C, H, W).
+inv::Tensor edge_features(Target& t, const std::string& split, const inv::Tensor& normalised);
+
+/// The model / training / CSV paths for a model checkpoint path X.invckpt.
+std::string training_checkpoint_path(const std::string& model_path);
+std::string training_log_path(const std::string& model_path);
+
+/// The current UTC time as "2024-05-01 12:34:56 UTC".
+std::string utc_now();
+
+}  // namespace cli

@@ -1,0 +1,415 @@
+// The `inv` command itself (examples/inv/), driven as a user would: every subcommand on a
+// tiny IDX dataset written here, its files and JSON, its error messages and exit codes,
+// and what a killed or interrupted sweep leaves behind.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <inv/data/idx.hpp>
+#include <inv/io/checkpoint.hpp>
+#include <inv/io/image.hpp>
+#include <inv/io/npy.hpp>
+
+#include "cli/json_parse.hpp"
+
+using namespace inv;
+namespace fs = std::filesystem;
+using testjson::parse_json;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string templ = (fs::temp_directory_path() / "inv_test_cli_XXXXXX").string();
+    REQUIRE(::mkdtemp(templ.data()) != nullptr);
+    path = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+/// Runs the inv executable with `args`, capturing stdout, stderr and the exit code.
+Result run_inv(const std::vector<std::string>& args, const TempDir& tmp) {
+  std::string cmd = shell_quote(INV_CLI_PATH);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  const std::string out = tmp.file("stdout.txt"), err = tmp.file("stderr.txt");
+  cmd += " >" + shell_quote(out) + " 2>" + shell_quote(err);
+  const int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  r.out = read_text(out);
+  r.err = read_text(err);
+  return r;
+}
+
+/// A tiny MNIST-like dataset in `dir`: 3 classes (a vertical bar, a horizontal bar, a box),
+/// 10 training and 3 test images each, 28x28, classes interleaved 0 1 2 0 1 2 ...
+void write_tiny_dataset(const std::string& dir) {
+  fs::create_directories(dir);
+  Generator gen(7);
+  for (const bool train : {true, false}) {
+    const int64_t n = train ? 30 : 9;
+    std::vector<float> pixels(size_t(n * 28 * 28));
+    std::vector<int64_t> labels;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t k = i % 3, shift = int64_t(gen.randint(5));
+      labels.push_back(k);
+      for (int64_t y = 0; y < 28; ++y)
+        for (int64_t x = 0; x < 28; ++x) {
+          const bool on = k == 0   ? (x >= 10 + shift && x < 15 + shift && y > 3 && y < 24)
+                          : k == 1 ? (y >= 10 + shift && y < 15 + shift && x > 3 && x < 24)
+                                   : ((x == 6 + shift || x == 20 || y == 6 || y == 20 + shift / 2) && x >= 6 &&
+                                      x <= 20 && y >= 6 && y <= 22);
+          pixels[size_t((i * 28 + y) * 28 + x)] = on ? 0.9f : float(0.1 * gen.uniform());
+        }
+    }
+    const std::string prefix = dir + (train ? "/train" : "/t10k");
+    data::write_idx_images(prefix + "-images-idx3-ubyte", from_vector(pixels, {n, 1, 28, 28}));
+    data::write_idx_labels(prefix + "-labels-idx1-ubyte", labels);
+  }
+}
+
+/// Run flags shared by every subcommand, and the tiny settings of each group.
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+const std::vector<std::string> kRun = {"--threads", "1", "--quiet"};
+const std::vector<std::string> kTarget = {"--epochs", "1", "--holdout", "6"};
+const std::vector<std::string> kAttack = {"--rmle-iterations", "3", "--attacker-images", "8",
+                                          "--decoder-epochs", "1", "--shadow-epochs", "1"};
+
+/// One error line on stderr that starts with "inv " and contains every `part`; nothing on stdout.
+void check_error(const Result& r, int code, const std::vector<std::string>& parts) {
+  INFO("stderr: " << r.err);
+  CHECK(r.code == code);
+  CHECK(r.out.empty());
+  CHECK(r.err.rfind("inv ", 0) == 0);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  for (const auto& p : parts) CHECK_THAT(r.err, Catch::Contains(p));
+}
+
+/// Every output file under `dir` is complete: checkpoints load, JSON parses, arrays and images
+/// decode, pages and tables end properly. Returns the number of temporaries found.
+int check_complete(const fs::path& dir) {
+  int temporaries = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    const std::string p = e.path().string(), name = e.path().filename().string(), ext = e.path().extension().string();
+    INFO("file " << p);
+    if (name.find(".tmp.") != std::string::npos) {
+      ++temporaries;
+      continue;
+    }
+    if (ext == ".invckpt") CHECK_NOTHROW(io::load_checkpoint(p));
+    if (ext == ".json") CHECK_NOTHROW(parse_json(read_text(p)));
+    if (ext == ".npy") CHECK_NOTHROW(io::load_npy(p));
+    if (ext == ".png") CHECK_NOTHROW(io::load_image(p, 1));
+    if (ext == ".html") CHECK(ends_with(read_text(p), "</html>\n"));
+    if (ext == ".csv") CHECK(ends_with(read_text(p), "\n"));
+  }
+  return temporaries;
+}
+
+/// Starts inv in the background (output discarded); returns its process id.
+pid_t spawn_inv(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {INV_CLI_PATH};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execv(INV_CLI_PATH, argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+/// Waits until `dir` holds at least one file (up to 5 minutes).
+void wait_for_file_in(const fs::path& dir) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  FAIL("no file appeared in " << dir);
+}
+
+}  // namespace
+
+TEST_CASE("inv --help and every subcommand's help", "[cli]") {
+  TempDir tmp;
+  Result r = run_inv({"--help"}, tmp);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("usage: inv <command>") && Catch::Contains("sweep") && Catch::Contains("attack"));
+  for (const std::string cmd : {"train", "info", "attack", "sweep"}) {
+    r = run_inv({cmd, "--help"}, tmp);
+    INFO(cmd);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("usage: inv " + cmd) && Catch::Contains("--help"));
+  }
+  r = run_inv({"sweep", "--help"}, tmp);
+  for (const std::string flag : {"--dataset", "--model", "--preset", "--seed", "--threads", "--quiet", "--out",
+                                 "--splits", "--attacks", "--epochs", "--rmle-iterations", "--rmle-lr", "--lambda-tv",
+                                 "--decoder-epochs", "--shadow-epochs", "--attacker-images", "--attacker-set"})
+    CHECK_THAT(r.out, Catch::Contains(flag));
+  std::string words;  // the help with line breaks and indentation collapsed
+  for (char c : r.out)
+    if (!std::isspace(static_cast<unsigned char>(c)) || (!words.empty() && words.back() != ' ')) words += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
+  CHECK_THAT(words, Catch::Contains("target training epochs (default: quick 2; paper 20 (lenet) or 50 (cifar-cnn))"));
+
+  r = run_inv({}, tmp);
+  CHECK(r.code == 2);
+  r = run_inv({"frobnicate"}, tmp);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("unknown command 'frobnicate'") && Catch::Contains("sweep, train, info, attack"));
+}
+
+TEST_CASE("inv train, info and attack on a tiny dataset", "[cli]") {
+  TempDir tmp;
+  const std::string data = tmp.file("tiny");
+  write_tiny_dataset(data);
+  const std::string ckpt = tmp.file("out/tiny-lenet.invckpt");
+
+  // train: the checkpoint with its metadata, the training checkpoint and the log
+  Result r = run_inv(with(with({"train", "--dataset", data, "--out", ckpt, "--seed", "3"}, kRun), kTarget), tmp);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("test accuracy") && Catch::Contains("24 training images"));
+  const io::Checkpoint ck = io::load_checkpoint(ckpt);
+  CHECK(ck.metadata.at("model") == "lenet");
+  CHECK(ck.metadata.at("dataset") == data);
+  CHECK(ck.metadata.at("epochs") == "1");
+  CHECK(ck.metadata.at("seed") == "3");
+  CHECK(ck.metadata.at("holdout") == "6");
+  const double acc = std::stod(ck.metadata.at("test_accuracy"));
+  CHECK((acc >= 0 && acc <= 1));
+  CHECK(ck.tensors.size() == 10);  // 5 weights + 5 biases
+  CHECK(io::file_exists(tmp.file("out/tiny-lenet.train.invckpt")));
+  CHECK(read_text(tmp.file("out/tiny-lenet.csv")).rfind("epoch,train_loss", 0) == 0);
+
+  // a rerun resumes from the training checkpoint instead of starting over
+  r = run_inv(with({"train", "--dataset", data, "--out", ckpt, "--seed", "3", "--threads", "1"}, kTarget), tmp);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.err, Catch::Contains("resuming from") && Catch::Contains("after epoch 1"));
+
+  // info: metadata, layers with output shapes and parameters, split points
+  r = run_inv({"info", ckpt}, tmp);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("model: lenet") && Catch::Contains("test_accuracy:") &&
+                        Catch::Contains("(1,8,24,24)") && Catch::Contains("total parameters: 45278") &&
+                        Catch::Contains("split points (--split): conv1, ReLU1, pool1, conv2, ReLU2, pool2, fc1, "
+                                        "fc1act, fc2, fc2act, fc3"));
+
+  // attack, white-box, on the first test image of each class
+  const std::string wb = tmp.file("wb");
+  r = run_inv(with(with({"attack", "--checkpoint", ckpt, "--split", "ReLU2", "--out", wb}, kRun), kAttack), tmp);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("white-box at ReLU2") && Catch::Contains("SSIM"));
+  CHECK(io::load_npy(wb + "/features.npy").shape() == Shape({3, 16, 8, 8}));
+  CHECK(io::load_npy(wb + "/reconstructions.npy").shape() == Shape({3, 1, 28, 28}));
+  CHECK(io::load_image(wb + "/reconstruction.png", 1).shape() == Shape({1, 2 + 2 * 30, 2 + 3 * 30}));
+  const auto m = parse_json(read_text(wb + "/metrics.json"));
+  CHECK(m["attack"].string == "white-box");
+  CHECK(m["settings"]["iterations"].string == "3");
+  CHECK(m["metrics"]["per_image"]["ssim_reference"].array.size() == 3);
+  CHECK(m["metrics"]["mean"]["mse"].type == testjson::JsonValue::Type::Number);
+  CHECK(read_text(wb + "/metrics.csv").rfind("image,test_index,class,mse,psnr", 0) == 0);
+
+  // black-box on saved features alone: reconstructions, no metrics
+  const std::string bb = tmp.file("bb");
+  r = run_inv(with(with({"attack", "--checkpoint", ckpt, "--split", "ReLU2", "--attack", "black-box", "--features",
+                         wb + "/features.npy", "--out", bb},
+                        kRun),
+                   kAttack),
+              tmp);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("no originals given"));
+  const auto mb = parse_json(read_text(bb + "/metrics.json"));
+  CHECK(mb["metrics"].is_null());
+  CHECK(mb["queries"].number == 8);
+  CHECK_FALSE(io::file_exists(bb + "/metrics.csv"));
+
+  // query-free on images given as a .npy of [0, 1] pixels
+  const std::string images = tmp.file("images.npy");
+  io::save_npy(images, io::load_npy(wb + "/reconstructions.npy"));
+  const std::string qf = tmp.file("qf");
+  r = run_inv(with(with({"attack", "--checkpoint", ckpt, "--split", "conv1", "--attack", "query-free", "--images",
+                         images, "--attacker-set", "disjoint", "--out", qf},
+                        kRun),
+                   kAttack),
+              tmp);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(parse_json(read_text(qf + "/metrics.json"))["settings"]["attacker_set"].string == "disjoint");
+
+  // mistakes: one clear line, non-zero exit
+  check_error(run_inv({"attack", "--checkpoint", ckpt, "--split", "conv9"}, tmp), 2,
+              {"unknown split layer 'conv9'", "valid layers: conv1, ReLU1, pool1, conv2, ReLU2, pool2, fc1"});
+  check_error(run_inv({"attack", "--checkpoint", ckpt, "--split", "conv1", "--attack", "grey-box"}, tmp), 2,
+              {"--attack: unknown value 'grey-box'", "white-box, black-box, query-free"});
+  check_error(run_inv({"attack", "--split", "conv1"}, tmp), 2, {"missing --checkpoint"});
+  check_error(run_inv({"attack", "--checkpoint", ckpt, "--split", "conv1", "--images", tmp.file("none.npy")}, tmp), 1,
+              {"none.npy"});
+  check_error(run_inv({"attack", "--checkpoint", ckpt, "--split", "conv1", "--features", wb + "/features.npy"}, tmp),
+              1, {"expected features (N, 8,24,24)", "found shape (3,16,8,8)"});
+  check_error(run_inv({"info", tmp.file("missing.invckpt")}, tmp), 1, {"cannot open", "missing.invckpt"});
+  check_error(run_inv({"info", tmp.file("out/tiny-lenet.csv")}, tmp), 1, {"tiny-lenet.csv"});
+  check_error(run_inv({"info"}, tmp), 2, {"missing CHECKPOINT"});
+}
+
+TEST_CASE("inv rejects bad flags with the flag and the valid values named", "[cli]") {
+  TempDir tmp;
+  check_error(run_inv({"sweep", "--epoch", "1"}, tmp), 2, {"unknown flag '--epoch'", "did you mean --epochs?", "--splits"});
+  check_error(run_inv({"sweep", "--quiet", "maybe"}, tmp), 2,
+              {"--quiet: expected true, false, 1, 0, yes or no, got 'maybe'"});
+  check_error(run_inv({"train", "--augment=maybe"}, tmp), 2, {"--augment", "got 'maybe'"});
+  check_error(run_inv({"sweep", "--epochs", "-3"}, tmp), 2, {"--epochs: expected an integer >= 1, got '-3'"});
+  check_error(run_inv({"sweep", "--epochs", "two"}, tmp), 2, {"--epochs", "got 'two'"});
+  check_error(run_inv({"sweep", "--lr", "0"}, tmp), 2, {"--lr: expected a number > 0, got '0'"});
+  check_error(run_inv({"sweep", "--seed"}, tmp), 2, {"--seed: missing value"});
+  check_error(run_inv({"sweep", "--model", "resnet"}, tmp), 2, {"unknown value 'resnet'", "lenet, cifar-cnn"});
+  check_error(run_inv({"sweep", "--attacks", "white-box,magic"}, tmp), 2,
+              {"unknown item 'magic'", "white-box, black-box, query-free"});
+  check_error(run_inv({"sweep", "--preset", "slow"}, tmp), 2, {"quick, paper"});
+  check_error(run_inv({"sweep", "--threads", "1", "--threads", "2"}, tmp), 2, {"--threads given twice"});
+  check_error(run_inv({"sweep", "--dataset", "nosuch", "--out", tmp.file("o")}, tmp), 1,
+              {"unknown dataset 'nosuch'", "mnist, fashion-mnist, cifar10"});
+  check_error(run_inv({"sweep", "--attacker-set", "noise", "--out", tmp.file("o")}, tmp), 2,
+              {"query-free attack needs labelled images"});
+  check_error(run_inv({"train", "extra"}, tmp), 2, {"unexpected argument 'extra'"});
+}
+
+TEST_CASE("inv sweep writes the report and reuses its work", "[cli]") {
+  TempDir tmp;
+  const std::string data = tmp.file("tiny");
+  write_tiny_dataset(data);
+  const std::string out = tmp.file("sweep");
+  const auto args = with(with(with({"sweep", "--dataset", data, "--out", out}, kRun), kTarget), kAttack);
+  Result r = run_inv(args, tmp);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("split") && Catch::Contains("white-box") && Catch::Contains("query-free") &&
+                        Catch::Contains("conv1") && Catch::Contains("fc2act") && Catch::Contains(out + "/index.html"));
+  CHECK(check_complete(out) == 0);
+
+  const auto j = parse_json(read_text(out + "/results.json"));
+  CHECK(j["format"].string == "inv-sweep-1");
+  CHECK(j["model"].string == "lenet");
+  CHECK(j["target"]["test_accuracy"].type == testjson::JsonValue::Type::Number);
+  CHECK(j["target"]["reused"].boolean == false);
+  CHECK(j["settings"]["preset"].string == "quick");
+  CHECK(j["settings"]["rMLE iterations"].string == "3");
+  CHECK(j["images"].array.size() == 3);
+  REQUIRE(j["splits"].array.size() == 11);  // every layer but flatten
+  CHECK(j["splits"].array[0]["layer"].string == "conv1");
+  REQUIRE(j["results"].array.size() == 33);
+  for (const auto& c : j["results"].array) {
+    CHECK(c["per_image"]["psnr"].array.size() == 3);
+    CHECK(c["mean"]["ssim_reference"].type == testjson::JsonValue::Type::Number);
+    CHECK((c["mean"]["psnr"].type == testjson::JsonValue::Type::Number || c["mean"]["psnr"].is_null()));
+    CHECK(c["reused"].boolean == false);
+    CHECK(io::file_exists(out + "/" + c["image"].string));
+  }
+  const std::string csv = read_text(out + "/results.csv");
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 33 * 4);  // header, then mean + 3 images per cell
+  CHECK(csv.rfind("split,depth,output_shape,attack,image,test_index,class,mse,psnr,ssim_reference", 0) == 0);
+  const std::string html = read_text(out + "/index.html");
+  CHECK_THAT(html, Catch::Contains("<svg") && Catch::Contains("data:image/png;base64,") &&
+                       Catch::Contains("recognisable") && Catch::Contains("SSIM 0.3"));
+  CHECK_THAT(html, !Catch::Contains("<script") && !Catch::Contains("src=\"http") && !Catch::Contains("href="));
+  CHECK(io::load_checkpoint(out + "/target.invckpt").metadata.at("model") == "lenet");
+
+  // a rerun reuses the target and every attack
+  r = run_inv(args, tmp);
+  REQUIRE(r.code == 0);
+  const auto again = parse_json(read_text(out + "/results.json"));
+  CHECK(again["target"]["reused"].boolean == true);
+  for (const auto& c : again["results"].array) CHECK(c["reused"].boolean == true);
+}
+
+TEST_CASE("an interrupted or killed sweep leaves only complete files, and a rerun finishes", "[cli]") {
+  TempDir tmp;
+  const std::string data = tmp.file("tiny");
+  write_tiny_dataset(data);
+  const std::string out = tmp.file("sweep");
+  // Enough rMLE iterations that the sweep is still running when it is stopped after its first attack.
+  const auto args = with(with({"sweep", "--dataset", data, "--out", out, "--splits", "conv1,ReLU2,pool2,fc1,fc3",
+                               "--rmle-iterations", "200", "--attacker-images", "8"},
+                              kRun),
+                         kTarget);
+
+  SECTION("Ctrl-C: temporaries removed, exit code 130") {
+    const pid_t pid = spawn_inv(args);
+    wait_for_file_in(out + "/cache");  // the first attack is done: the sweep is mid-way
+    ::kill(pid, SIGINT);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 130));
+    CHECK(check_complete(out) == 0);
+    CHECK(io::file_exists(out + "/target.invckpt"));
+  }
+  SECTION("SIGKILL: every file complete; the rerun removes any temporary") {
+    const pid_t pid = spawn_inv(args);
+    wait_for_file_in(out + "/cache");
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
+    check_complete(out);  // a temporary may remain if the kill hit a write; the rerun removes it
+  }
+  const Result r = run_inv(args, tmp);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(check_complete(out) == 0);
+  const auto j = parse_json(read_text(out + "/results.json"));
+  CHECK(j["results"].array.size() == 15);
+  CHECK(j["target"]["reused"].boolean == true);
+}
