@@ -346,7 +346,8 @@ TEST_CASE("inv sweep writes the report and reuses its work", "[cli]") {
   CHECK(j["target"]["test_accuracy"].type == testjson::JsonValue::Type::Number);
   CHECK(j["target"]["reused"].boolean == false);
   CHECK(j["settings"]["preset"].string == "quick");
-  CHECK(j["settings"]["rMLE iterations"].string == "3");
+  CHECK(j["settings"]["rmle_iterations"].number == 3);
+  CHECK(j["settings"]["attacker_set"].string == "train");
   CHECK(j["images"].array.size() == 3);
   REQUIRE(j["splits"].array.size() == 11);  // every layer but flatten
   CHECK(j["splits"].array[0]["layer"].string == "conv1");

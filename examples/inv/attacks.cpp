@@ -88,6 +88,15 @@ uint64_t stream_of(const AttackJob& job, uint64_t salt) {
 
 }  // namespace
 
+inv::Tensor to_pixels(const Target& target, const Tensor& reconstruction) {
+  return inv::attack::to_image(reconstruction, target.spec.mean, target.spec.std);
+}
+
+inv::metrics::ImageQuality score_reconstruction(const Target& target, const Tensor& originals,
+                                                const Tensor& reconstruction) {
+  return inv::attack::score(originals, reconstruction, target.spec.mean, target.spec.std);
+}
+
 AttackResult run_attack(Target& target, const AttackJob& job, const Tensor& features, const AttackerData* attacker) {
   const auto t0 = std::chrono::steady_clock::now();
   const inv::Shape& input_shape = target.spec.input_shape;

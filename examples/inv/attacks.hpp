@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include <inv/metrics.hpp>
 #include <inv/tensor.hpp>
 
 #include "datasets.hpp"
@@ -46,6 +47,14 @@ struct AttackResult {
 /// `attacker` is needed by black-box and query-free (nullptr otherwise). Throws inv::Error.
 AttackResult run_attack(Target& target, const AttackJob& job, const inv::Tensor& features,
                         const AttackerData* attacker);
+
+/// A reconstruction (normalised) as images: de-normalised and clipped to [0, 1].
+inv::Tensor to_pixels(const Target& target, const inv::Tensor& reconstruction);
+
+/// MSE, PSNR and both SSIM modes of a reconstruction (normalised) against the originals
+/// (in [0, 1]), per image (inv/metrics.hpp).
+inv::metrics::ImageQuality score_reconstruction(const Target& target, const inv::Tensor& originals,
+                                                const inv::Tensor& reconstruction);
 
 /// True when the attack needs the attacker's data.
 inline bool needs_attacker_data(Attack a) { return a != Attack::WhiteBox; }

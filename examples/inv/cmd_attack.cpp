@@ -10,8 +10,6 @@
 // known), metrics.json and, with originals, metrics.csv.
 #include <cstdio>
 
-#include <inv/attack/evaluate.hpp>
-#include <inv/data/transforms.hpp>
 #include <inv/io/file.hpp>
 #include <inv/io/image.hpp>
 #include <inv/io/npy.hpp>
@@ -49,10 +47,11 @@ FlagSet attack_flags() {
   return f;
 }
 
-void write_metrics(const std::string& dir, const AttackJob& job, const AttackResult& r, const Target& t,
+void write_metrics(const std::string& dir, const std::string& command, const AttackJob& job, const AttackResult& r, const Target& t,
                    const Originals* o, const inv::metrics::ImageQuality* q) {
   JsonWriter j;
   j.begin_object();
+  j.key("command").value(command);
   j.key("checkpoint").value(t.path).key("model").value(t.spec.name);
   j.key("split").value(job.split).key("attack").value(attack_name(job.attack));
   j.key("seconds").value(r.seconds).key("queries").value(r.queries);
@@ -95,7 +94,6 @@ void write_metrics(const std::string& dir, const AttackJob& job, const AttackRes
 }  // namespace
 
 int cmd_attack(const Args& args, const std::string& command_line) {
-  (void)command_line;
   FlagSet f = attack_flags();
   if (!parse_or_help(f, args)) return 0;
   if (!f.positional().empty()) throw f.error("unexpected argument '" + f.positional()[0] + "'");
@@ -137,7 +135,7 @@ int cmd_attack(const Args& args, const std::string& command_line) {
     INV_CHECK(!originals.images.defined() || originals.images.size(0) == features.size(0), "--features holds ",
               features.size(0), " feature sets but --images ", originals.images.size(0), " images");
   } else {
-    features = edge_features(t, split, inv::data::normalize(originals.images, t.spec.mean, t.spec.std));
+    features = edge_features(t, split, normalise(t, originals.images));
   }
   inv::io::save_npy(out + "/features.npy", features);
 
@@ -160,18 +158,18 @@ int cmd_attack(const Args& args, const std::string& command_line) {
   job.quiet = s.quiet;
   const AttackResult r = run_attack(t, job, features, needs_attacker_data(attack) ? &attacker : nullptr);
 
-  const inv::Tensor recon = inv::attack::to_image(r.reconstruction, t.spec.mean, t.spec.std);
+  const inv::Tensor recon = to_pixels(t, r.reconstruction);
   inv::io::save_npy(out + "/reconstructions.npy", recon);
   inv::io::save_png(out + "/reconstruction.png", comparison_grid(originals.images, recon));
   if (originals.images.defined()) {
-    const auto q = inv::attack::score(originals.images, r.reconstruction, t.spec.mean, t.spec.std);
-    write_metrics(out, job, r, t, &originals, &q);
+    const auto q = score_reconstruction(t, originals.images, r.reconstruction);
+    write_metrics(out, command_line, job, r, t, &originals, &q);
     const auto ps = inv::metrics::summarize_psnr(q.psnr);
     std::printf("%s at %s (%s): PSNR %.2f dB%s, SSIM %.3f (reference), %.3f (Gaussian), %.1f s\n",
                 attack_name(attack), split.c_str(), inv::to_string(layer.shape).c_str(), ps.finite_mean,
                 ps.exact ? " (some exact)" : "", mean_of(q.ssim_reference), mean_of(q.ssim_gaussian), r.seconds);
   } else {
-    write_metrics(out, job, r, t, nullptr, nullptr);
+    write_metrics(out, command_line, job, r, t, nullptr, nullptr);
     std::printf("%s at %s: reconstructed %lld images in %.1f s (no originals given, so no metrics)\n",
                 attack_name(attack), split.c_str(), static_cast<long long>(recon.size(0)), r.seconds);
   }

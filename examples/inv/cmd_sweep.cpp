@@ -13,8 +13,6 @@
 #include <chrono>
 #include <cstdio>
 
-#include <inv/attack/evaluate.hpp>
-#include <inv/data/transforms.hpp>
 #include <inv/io/checkpoint.hpp>
 #include <inv/io/image.hpp>
 #include <inv/io/npy.hpp>
@@ -144,12 +142,21 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
     s.target.holdout = holdout_size(s.target.holdout, train.size());
     t = obtain_target(s, src, train, test, s.target.holdout, out + "/target.invckpt", reused);
     progress.message(reused ? "reusing the target in " + t.path : "saved the target to " + t.path);
-  } else if (!t.meta("holdout").empty()) {
-    s.target.holdout = std::stoll(t.meta("holdout"));
+  } else {  // report the given target's own training settings
+    auto number = [&](const char* key, double fallback) {
+      const std::string v = t.meta(key);
+      return v.empty() ? fallback : std::stod(v);
+    };
+    s.target.holdout = int64_t(number("holdout", -1));
+    s.target.epochs = int64_t(number("epochs", double(s.target.epochs)));
+    s.target.batch_size = int64_t(number("batch_size", double(s.target.batch_size)));
+    s.target.lr = number("lr", s.target.lr);
+    s.target.halve_every = int64_t(number("halve_every", double(s.target.halve_every)));
+    s.target.augment = t.meta("augment", s.target.augment ? "true" : "false") == "true";
   }
   const std::vector<std::string> splits = chosen_splits(f, t);
   const Originals originals = first_of_each_class(test);
-  const inv::Tensor x = inv::data::normalize(originals.images, t.spec.mean, t.spec.std);
+  const inv::Tensor x = normalise(t, originals.images);
   AttackerData attacker;
   if (any_attacker) {
     const int64_t holdout = s.target.holdout >= 0 ? s.target.holdout : holdout_size(-1, train.size());
@@ -166,9 +173,9 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   r.target_checkpoint = t.path;
   r.target_reused = reused || f.given("target");
   r.settings = describe(s);
-  r.settings.emplace_back("target", t.meta("epochs") + " epochs, seed " + t.meta("seed") + ", trained on " +
-                                        t.meta("train_images") + " images");
-  if (any_attacker) r.settings.emplace_back("attacker's data", attacker.description);
+  r.settings.push_back({"target", "target", t.meta("epochs") + " epochs, seed " + t.meta("seed") + ", trained on " +
+                                                t.meta("train_images") + " images"});
+  if (any_attacker) r.settings.push_back({"attacker_data", "attacker's data", attacker.description});
   r.attacks = attacks;
   r.originals = originals.images;
   r.image_indices = originals.indices;
@@ -211,11 +218,11 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
       }
       cell.split = split;
       cell.attack = a;
-      cell.quality = inv::attack::score(originals.images, c.reconstruction, t.spec.mean, t.spec.std);
+      cell.quality = score_reconstruction(t, originals.images, c.reconstruction);
       cell.seconds = c.seconds;
       cell.queries = c.queries;
       cell.settings = job.settings(c.architecture);
-      cell.reconstructions = inv::attack::to_image(c.reconstruction, t.spec.mean, t.spec.std);
+      cell.reconstructions = to_pixels(t, c.reconstruction);
       cell.png = split + "-" + attack_name(a) + ".png";
       inv::io::save_png(out + "/" + cell.png, comparison_grid(originals.images, cell.reconstructions));
       char line[160];

@@ -41,6 +41,10 @@ double mean_of(const std::vector<double>& v) {
   return s / double(v.size());
 }
 
+std::string model_display(const std::string& model) {
+  return model == "lenet" ? "LeNet" : model == "cifar-cnn" ? "CIFAR-10 CNN" : model;
+}
+
 const Cell* Report::find(const std::string& split, Attack a) const {
   for (const Cell& c : cells)
     if (c.split == split && c.attack == a) return &c;
@@ -111,36 +115,40 @@ Tensor comparison_grid(const Tensor& originals, const Tensor& reconstructions) {
 
 std::string console_table(const Report& r) {
   std::ostringstream os;
-  os << r.model << " on " << r.dataset_display << ": " << r.accuracy_label << " "
+  os << model_display(r.model) << " on " << r.dataset_display << ": " << r.accuracy_label << " "
      << printf_str("%.2f%%", 100 * r.test_accuracy) << " (" << r.test_images << " images)\n";
   os << "mean over " << r.image_indices.size()
-     << " images; PSNR in dB, SSIM in the papers' reference mode (> 0.3: recognisable)\n\n";
+     << " images; PSNR in dB, SSIM in the papers' reference mode (* = recognisable, SSIM > 0.3)\n\n";
+  auto line = [&](std::string text) {  // without trailing spaces
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    os << text << "\n";
+  };
+  // Each attack takes a block of 22 characters: "  PSNR........ SSIM.*".
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-8s %-10s", "split", "output");
-  os << buf;
+  std::string head1 = "split    output    ", head2(19, ' ');
   for (Attack a : r.attacks) {
     std::snprintf(buf, sizeof buf, "  %-20s", attack_name(a));
-    os << buf;
+    head1 += buf;
+    std::snprintf(buf, sizeof buf, "  %-12s %6s ", "PSNR", "SSIM");
+    head2 += buf;
   }
-  os << "\n" << std::string(19, ' ');
-  for (size_t i = 0; i < r.attacks.size(); ++i) os << "  PSNR          SSIM  ";
-  os << "\n";
+  line(head1);
+  line(head2);
   for (const SplitRow& s : r.splits) {
     std::snprintf(buf, sizeof buf, "%-8s %-10s", s.name.c_str(), shape_text(s.shape, true).c_str());
-    os << buf;
+    std::string row = buf;
     for (Attack a : r.attacks) {
       const Cell* c = r.find(s.name, a);
       if (!c) {
-        os << "  " << std::string(20, ' ');
+        row += std::string(22, ' ');
         continue;
       }
       const double ssim = mean_of(c->quality.ssim_reference);
       std::snprintf(buf, sizeof buf, "  %-12s %6.3f%s", psnr_text(c->quality.psnr).c_str(), ssim, ssim > 0.3 ? "*" : " ");
-      os << buf;
+      row += buf;
     }
-    os << "\n";
+    line(row);
   }
-  os << "(* recognisable: SSIM > 0.3)\n";
   return os.str();
 }
 
@@ -191,7 +199,7 @@ std::string results_csv(const Report& r) {
 std::string settings_csv(const Report& r) {
   std::string out = "setting,value\n";
   out += "dataset," + csv_field(r.dataset_display) + "\nmodel," + r.model + "\n";
-  for (const auto& [k, v] : r.settings) out += csv_field(k) + "," + csv_field(v) + "\n";
+  for (const auto& row : r.settings) out += csv_field(row.key) + "," + csv_field(row.value) + "\n";
   out += "target_test_accuracy," + csv_number(r.test_accuracy) + "\n";
   return out;
 }
@@ -217,7 +225,11 @@ std::string results_json(const Report& r) {
   j.key("reused").value(r.target_reused);
   j.end_object();
   j.key("settings").begin_object();
-  for (const auto& [k, v] : r.settings) j.key(k).value(v);
+  for (const auto& row : r.settings) {
+    double number;
+    j.key(row.key);
+    if (parse_float(row.value, number)) j.value(number); else j.value(row.value);
+  }
   j.end_object();
   j.key("run").begin_object();
   j.key("started").value(r.started).key("seconds").value(r.seconds).key("threads").value(r.threads);
@@ -382,14 +394,14 @@ std::string duration_text(double seconds) {
 
 std::string index_html(const Report& r) {
   std::ostringstream h;
-  const std::string title = "Model inversion leakage: " + r.model + " on " + r.dataset_display;
+  const std::string title = "Model inversion leakage: " + model_display(r.model) + " on " + r.dataset_display;
   h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
        "content=\"width=device-width, initial-scale=1\">\n<title>"
     << html_escape(title) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n<main>\n";
   h << "<h1>" << html_escape(title) << "</h1>\n";
   std::string preset;
-  for (const auto& [k, v] : r.settings)
-    if (k == "preset") preset = v;
+  for (const auto& row : r.settings)
+    if (row.key == "preset") preset = row.value;
   h << "<p class=\"sub\">" << html_escape(preset) << " preset · " << html_escape(r.started) << " · took "
     << duration_text(r.seconds) << " on " << r.threads << " thread" << (r.threads == 1 ? "" : "s") << "</p>\n";
   h << "<p>The network is split in two: the edge device computes the layers up to the <em>split layer</em> "
@@ -421,9 +433,9 @@ std::string index_html(const Report& r) {
     h << "<tr><td>" << html_escape(k) << "</td><td>" << html_escape(v) << "</td></tr>\n";
   };
   row("dataset", r.dataset_display + " (" + r.dataset_id + ")");
-  row("model", r.model);
+  row("model", model_display(r.model) + " (" + r.model + ")");
   row("target checkpoint", r.target_checkpoint + (r.target_reused ? " (reused from an earlier run)" : ""));
-  for (const auto& [k, v] : r.settings) row(k, v);
+  for (const auto& s : r.settings) row(s.label, s.value);
   std::string images;
   for (size_t i = 0; i < r.image_indices.size(); ++i)
     images += (i ? ", " : "") + std::to_string(r.image_indices[i]) + " (" + r.image_classes[i] + ")";

@@ -44,12 +44,12 @@ struct Cell {
 };
 
 struct Report {
-  std::string dataset_id, dataset_display, accuracy_label, model;
+  std::string dataset_id, dataset_display, accuracy_label, model;  // model: "lenet" or "cifar-cnn"
   double test_accuracy = 0;
   int64_t test_images = 0;
   std::string target_checkpoint;
   bool target_reused = false;
-  std::vector<std::pair<std::string, std::string>> settings;  // every hyperparameter
+  std::vector<SettingRow> settings;  // every hyperparameter
   std::vector<SplitRow> splits;
   std::vector<Attack> attacks;
   std::vector<Cell> cells;
@@ -83,6 +83,9 @@ std::string html_escape(const std::string& s);
 
 /// Mean of a list (NaN when empty).
 double mean_of(const std::vector<double>& v);
+
+/// "LeNet" or "CIFAR-10 CNN" for a zoo model name.
+std::string model_display(const std::string& model);
 
 /// Attack colours shared by the plot and the tables.
 const char* attack_colour(Attack a);

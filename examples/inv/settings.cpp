@@ -172,29 +172,32 @@ void read_settings(const FlagSet& f, Settings& s) {
   when("shadow", [&] { a.shadow = f.get_text("shadow", "same"); });
 }
 
-std::vector<std::pair<std::string, std::string>> describe(const Settings& s) {
+std::vector<SettingRow> describe(const Settings& s) {
   const auto& t = s.target;
   const auto& r = s.rmle;
   const auto& a = s.attacker;
+  const std::string per_split = "per split (protocol §3)";
   return {
-      {"preset", s.preset},
-      {"seed", std::to_string(s.seed)},
-      {"target epochs", std::to_string(t.epochs)},
-      {"target batch size", std::to_string(t.batch_size)},
-      {"target lr", fmt(t.lr) + ", halved every " + std::to_string(t.halve_every) + " epochs"},
-      {"target augmentation", t.augment ? "flip + affine" : "none"},
-      {"held-out training images", std::to_string(t.holdout)},
-      {"rMLE iterations", std::to_string(r.iterations)},
-      {"rMLE lr", r.lr > 0 ? fmt(r.lr) : "per split (protocol §3)"},
-      {"rMLE λ_TV", r.lambda_tv >= 0 ? fmt(r.lambda_tv) : "per split (protocol §3, interpolated by depth)"},
-      {"rMLE λ_l2", fmt(r.lambda_l2)},
-      {"attacker set", a.set},
-      {"attacker images", a.images > 0 ? std::to_string(a.images) : "whole pool"},
-      {"decoder epochs", std::to_string(a.decoder_epochs)},
-      {"shadow epochs", std::to_string(a.shadow_epochs)},
-      {"decoder/shadow lr", fmt(a.lr) + ", halved every " + std::to_string(a.halve_every) + " epochs"},
-      {"decoder/shadow batch size", std::to_string(a.batch_size)},
-      {"shadow architecture", a.shadow == "same" ? "copy of the edge (same structure)" : "P1 Table 5 where defined"},
+      {"preset", "preset", s.preset},
+      {"seed", "seed", std::to_string(s.seed)},
+      {"target_epochs", "target epochs", std::to_string(t.epochs)},
+      {"target_batch_size", "target batch size", std::to_string(t.batch_size)},
+      {"target_lr", "target learning rate", fmt(t.lr)},
+      {"target_halve_every", "target lr halved every (epochs)", std::to_string(t.halve_every)},
+      {"target_augment", "target augmentation (flip + affine)", t.augment ? "true" : "false"},
+      {"holdout", "held-out training images", std::to_string(t.holdout)},
+      {"rmle_iterations", "rMLE iterations", std::to_string(r.iterations)},
+      {"rmle_lr", "rMLE learning rate", r.lr > 0 ? fmt(r.lr) : per_split},
+      {"lambda_tv", "rMLE λ_TV", r.lambda_tv >= 0 ? fmt(r.lambda_tv) : per_split + ", interpolated by depth"},
+      {"lambda_l2", "rMLE λ_l2", fmt(r.lambda_l2)},
+      {"attacker_set", "attacker set", a.set},
+      {"attacker_images", "attacker images", a.images > 0 ? std::to_string(a.images) : "all"},
+      {"decoder_epochs", "decoder epochs (black-box)", std::to_string(a.decoder_epochs)},
+      {"shadow_epochs", "shadow epochs (query-free)", std::to_string(a.shadow_epochs)},
+      {"attacker_lr", "decoder/shadow learning rate", fmt(a.lr)},
+      {"attacker_halve_every", "decoder/shadow lr halved every (epochs)", std::to_string(a.halve_every)},
+      {"attacker_batch_size", "decoder/shadow batch size", std::to_string(a.batch_size)},
+      {"shadow", "shadow architecture", a.shadow == "same" ? "same (a copy of the edge)" : "paper (P1 Table 5 where defined)"},
   };
 }
 

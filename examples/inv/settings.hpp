@@ -89,8 +89,13 @@ void add_attack_flags(FlagSet& f);
 /// on the model) to every value not given.
 void read_settings(const FlagSet& f, Settings& s);
 
-/// Every setting as (name, value) rows for reports and checkpoints.
-std::vector<std::pair<std::string, std::string>> describe(const Settings& s);
+/// One setting as reports show it: a machine key (JSON, CSV), a label (HTML) and the value.
+struct SettingRow {
+  std::string key, label, value;
+};
+
+/// Every setting, in a fixed order.
+std::vector<SettingRow> describe(const Settings& s);
 
 /// "1e-03"-style short formatting of a hyperparameter.
 std::string fmt(double v);

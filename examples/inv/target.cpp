@@ -217,6 +217,10 @@ std::string describe_target(Target& t) {
   return os.str();
 }
 
+inv::Tensor normalise(const Target& t, const inv::Tensor& pixels) {
+  return inv::data::normalize(pixels, t.spec.mean, t.spec.std);
+}
+
 inv::Tensor edge_features(Target& t, const std::string& split, const inv::Tensor& normalised) {
   auto parts = t.net->split(split);
   inv::nn::ModeGuard mode(*parts.first, false);

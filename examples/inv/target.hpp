@@ -63,6 +63,9 @@ struct LayerShape {
 };
 LayerShape layer_shape(Target& t, const std::string& layer);
 
+/// Pixels in [0, 1] (N, C, H, W) normalised as the target expects (its mean and std).
+inv::Tensor normalise(const Target& t, const inv::Tensor& pixels);
+
 /// v = f1(x): the edge's output at `split` for normalised images (N, C, H, W).
 inv::Tensor edge_features(Target& t, const std::string& split, const inv::Tensor& normalised);
 
