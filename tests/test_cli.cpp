@@ -150,8 +150,9 @@ int check_complete(const fs::path& dir) {
   return temporaries;
 }
 
-/// Starts inv in the background (output discarded); returns its process id.
-pid_t spawn_inv(const std::vector<std::string>& args) {
+/// Starts inv in the background (output discarded); returns its process id. With
+/// `ignore_hangup` the child starts with SIGHUP ignored, as under nohup.
+pid_t spawn_inv(const std::vector<std::string>& args, bool ignore_hangup = false) {
   std::vector<std::string> all = {INV_CLI_PATH};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -163,6 +164,7 @@ pid_t spawn_inv(const std::vector<std::string>& args) {
     const int null = ::open("/dev/null", O_WRONLY);
     ::dup2(null, 1);
     ::dup2(null, 2);
+    if (ignore_hangup) ::signal(SIGHUP, SIG_IGN);
     ::execv(INV_CLI_PATH, argv.data());
     ::_exit(127);
   }
@@ -396,6 +398,15 @@ TEST_CASE("an interrupted or killed sweep leaves only complete files, and a reru
     CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 130));
     CHECK(check_complete(out) == 0);
     CHECK(io::file_exists(out + "/target.invckpt"));
+  }
+  SECTION("SIGHUP under nohup: ignored, the sweep runs to the end") {
+    const pid_t pid = spawn_inv(args, true);
+    wait_for_file_in(out + "/cache");
+    ::kill(pid, SIGHUP);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CHECK(check_complete(out) == 0);
   }
   SECTION("SIGKILL: every file complete; the rerun removes any temporary") {
     const pid_t pid = spawn_inv(args);

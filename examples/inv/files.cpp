@@ -68,11 +68,17 @@ void watch_signals(sigset_t set) {
 }  // namespace
 
 void install_interrupt_handler() {
+  // A signal the caller ignores stays ignored: `nohup inv sweep ...` must survive the
+  // terminal closing (SIGHUP), and `inv ... &` from a script ignores SIGINT. (A blocked
+  // signal is delivered to sigwait even when its disposition is SIG_IGN, so ignored
+  // signals must not be added to the set.)
   sigset_t set;
   sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction current {};
+    if (::sigaction(sig, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) continue;
+    sigaddset(&set, sig);
+  }
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread(watch_signals, set).detach();
 }
