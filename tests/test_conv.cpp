@@ -126,7 +126,7 @@ struct GeomCase {
 };
 }  // namespace
 
-TEST_CASE("im2col+GEMM and direct kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
+TEST_CASE("implicit GEMM, col2im, flipped and direct kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
   const std::vector<GeomCase> cases = {
       {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // padding 1
       {3, 4, 9, 8, 6, 3, 3, 2, 2, 1, 2, 0, 1, 2, 2, 2},      // stride 2, asymmetric padding, dilation 2, groups 2
@@ -140,6 +140,9 @@ TEST_CASE("im2col+GEMM and direct kernels agree with the naive kernels over a gr
       {2, 3, 32, 30, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // CIFAR conv11-like, 7 channels (block tail 3)
       {3, 2, 6, 21, 5, 2, 4, 1, 1, 2, 0, 3, 1, 1, 2, 1},     // padding larger than the kernel reach, wide rows
       {1, 5, 9, 9, 2, 5, 5, 1, 1, 4, 4, 4, 4, 1, 1, 1},      // the paper's conv1 decoder: 5x5, padding 4
+      {3, 16, 9, 8, 12, 3, 2, 1, 1, 2, 0, 1, 3, 2, 1, 2},    // stride 1, asymmetric padding, dilation 2, groups 2
+      {2, 8, 8, 7, 4, 3, 3, 1, 1, 2, -1, 1, -1, 2, 1, 1},    // negative bottom/right padding (conv_transpose2d's)
+      {5, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // CIFAR-like 3x3 padding 1, 8-pixel rows
   };
   for (Dtype dtype : {kFloat64, kFloat32}) {
     Generator g(1);
@@ -174,7 +177,22 @@ TEST_CASE("im2col+GEMM and direct kernels agree with the naive kernels over a gr
           kernels::conv2d_forward_gemm<T>(G, x.data<T>(), w.data<T>(), nullptr, y.data<T>());
           kernels::conv2d_forward_gemm<T>(G, x.data<T>(), w.data<T>(), bias.data<T>(), yb.data<T>());
           kernels::conv2d_backward_gemm<T>(G, x.data<T>(), w.data<T>(), dy.data<T>(), dx.data<T>(), dw.data<T>());
-          check("im2col + GEMM", y, yb, dx, dw);
+          check("implicit GEMM (dispatched backward_data)", y, yb, dx, dw);
+        }
+        // Both backward_data paths, whatever the dispatch picks for this shape.
+        auto check_dx = [&](const char* path, const Tensor& dx) {
+          INFO(path);
+          CHECK(allclose(sub(dx, dx0), dx1, tol, tol));
+        };
+        {
+          Tensor dx = copy_data(dx0);
+          kernels::conv2d_backward_data_col2im<T>(G, w.data<T>(), dy.data<T>(), dx.data<T>());
+          check_dx("backward_data: W^T dY + col2im", dx);
+        }
+        if (c.sh == 1 && c.sw == 1) {
+          Tensor dx = copy_data(dx0);
+          kernels::conv2d_backward_data_flipped<T>(G, w.data<T>(), dy.data<T>(), dx.data<T>());
+          check_dx("backward_data: forward with flipped weights", dx);
         }
         if (c.sh == 1 && c.sw == 1) {  // the direct forward (any depth, though dispatched for 64..256 taps)
           Tensor y = empty_like(dy), yb = empty_like(dy);
@@ -254,13 +272,23 @@ TEST_CASE("conv results are bitwise identical with 1 and 2 threads", "[conv][thr
   Generator g(23);
   const Tensor x = randn({32, 8, 12, 12}, g), w = randn({16, 8, 5, 5}, g), b = randn({16}, g);
   const Tensor x1 = randn({1, 64, 16, 16}, g), w1 = randn({64, 64, 3, 3}, g);  // one image: the GEMM splits
+  const Tensor x3 = randn({12, 32, 8, 8}, g), w3 = randn({32, 32, 3, 3}, g);    // several chunks, flipped dx
   auto run = [&] {
     Tensor xx = copy_data(x).requires_grad_(), ww = copy_data(w).requires_grad_(), bb = copy_data(b).requires_grad_();
     Tensor y = conv2d(xx, ww, bb);
     sum(y * y).backward();
-    Tensor y1 = conv2d(x1, w1, Tensor(), Conv2dOptions().padding(1));
+    Tensor xx1 = copy_data(x1).requires_grad_(), ww1 = copy_data(w1).requires_grad_();
+    Tensor y1 = conv2d(xx1, ww1, Tensor(), Conv2dOptions().padding(1));
+    sum(y1 * y1).backward();
+    Tensor xx3 = copy_data(x3).requires_grad_(), ww3 = copy_data(w3).requires_grad_();
+    Tensor y3 = conv2d(xx3, ww3, Tensor(), Conv2dOptions().padding(1, 0, 2, 1).dilation(2));
+    sum(y3 * y3).backward();
+    Tensor xx4 = copy_data(x3).requires_grad_(), ww4 = copy_data(w3).requires_grad_();
+    Tensor y4 = conv2d(xx4, ww4, Tensor(), Conv2dOptions().stride(2).padding(1));
+    sum(y4 * y4).backward();
     Tensor t = conv_transpose2d(y, ww.detach(), Tensor());
-    return std::vector<Tensor>{y.detach(), xx.grad(), ww.grad(), bb.grad(), y1, t};
+    return std::vector<Tensor>{y.detach(),  xx.grad(),  ww.grad(),   bb.grad(),  y1.detach(), xx1.grad(), ww1.grad(),
+                               y3.detach(), xx3.grad(), ww3.grad(), y4.detach(), xx4.grad(), ww4.grad(), t};
   };
   const int saved = num_threads();
   set_num_threads(1);

@@ -1,19 +1,39 @@
-// inv/kernels/conv_fast.hpp: im2col + GEMM convolution kernels, and the dispatch between
-// them and the direct kernels of conv_direct.hpp.
+// inv/kernels/conv_fast.hpp: GEMM convolution kernels (implicit im2col), and the
+// dispatch between them and the direct kernels of conv_direct.hpp.
 //
 // Same contracts as the reference kernels in conv_naive.hpp (and tested against
-// them). The batch is cut into chunks of B images, B a function of the shapes only
-// (never of the thread count). For one chunk, im2col lays the B images' patches
-// side by side in a column matrix col ((C·kh·kw) × B·L, rows of group g contiguous),
-// and each group is one GEMM:
+// them). Each kernel cuts the batch into chunks of B images, B a function of the
+// shapes only (never of the thread count), and runs the chunks in parallel; with a
+// single chunk the GEMMs parallelise themselves instead. For one chunk the column
+// matrix col ((C·kh·kw) × B·L, rows of group g contiguous) is never built: the
+// chunk's images are copied once, zero-padded, into xp (B, C, Hp, Wp), and
+//
+//   col(tap (c, i, j), pixel (b, oy, ox)) = xp[tap_off(c, i, j) + pix_off(b, oy, ox)]
+//   tap_off = c·Hp·Wp + i·dh·Wp + j·dw,   pix_off = b·C·Hp·Wp + oy·sh·Wp + ox·sw,
+//
+// so the GEMM's B-packing reads it straight from xp (gemm_implicit_b): a panel of
+// consecutive pixels of one output row is a contiguous copy per tap, and for the
+// weight gradient (pixels along the GEMM's depth) 8 × 8 blocks are transposed in
+// registers. Per group:
 //
 //   forward          Y_g  (Og × B·L) = W_g (Og × K) · col_g (K × B·L)
-//   backward_data    dcol_g (K × B·L) = W_gᵀ · dY_g, then col2im adds into dx
-//   backward_weight  dW_g (Og × K)   = Σ_chunks dY_g · col_gᵀ
+//   backward_weight  dW_g (Og × K)   = Σ_chunks dY_g (Og × B·L) · col_gᵀ (B·L × K)
+//   backward_data    stride 1: a forward convolution of dY with the flipped weights
+//                      w'[c, o, i, j] = w[o, c, kh-1-i, kw-1-j] and padding
+//                      dh·(kh-1) - pt (top; bottom, left, right likewise), which adds
+//                      into dx: the same well-shaped GEMM as the forward;
+//                    other strides: dcol_g (K × B·L) = W_gᵀ · dY_g, then col2im adds
+//                      into dx.
 //
-// Chunks run in parallel; the weight gradient is summed over per-chunk partials in
-// chunk order (at most 16 partials), so results are bitwise independent of the
-// thread count. With a single chunk the GEMMs parallelise themselves instead.
+// The weight gradient is summed over per-chunk partials (at most 8) in chunk order,
+// so results are bitwise independent of the thread count.
+//
+// Measured on the CIFAR net's 3×3 layers (batch 32, 2 threads, Zen 3): the explicit
+// im2col matrix cost 5-6 ms per pass (it is 9× the input and falls out of L2)
+// on top of the GEMM's own packing, and col2im 3.5-5.5 ms per backward; both are
+// gone here. The flipped backward_data also needs the per-image output GEMM
+// (M = C rows) instead of a K = O-deep one; it loses where C is tiny (LeNet's conv1,
+// C = 1: one row per micro-tile), so it is used from kFlippedMinChannels on.
 #pragma once
 
 #include <algorithm>
@@ -34,7 +54,8 @@ T* scratch(size_t n) {
   return buf.data();
 }
 
-/// Images per chunk: at most 16 chunks, and a chunk's column matrix below 4M elements.
+/// Images per chunk of the col2im backward: at most 16 chunks, and a chunk's column
+/// matrix below 4M elements.
 inline int64_t conv_images_per_chunk(const ConvGeometry& g) {
   const int64_t per_image = std::max<int64_t>(1, g.C * g.kh * g.kw * g.L());
   const int64_t by_count = (g.N + 15) / 16;
@@ -42,7 +63,20 @@ inline int64_t conv_images_per_chunk(const ConvGeometry& g) {
   return std::max<int64_t>(1, std::min(by_count, by_memory));
 }
 
+/// Images per chunk of the forward: enough for 256 GEMM columns (one image for most layers:
+/// its output is then written in place).
+inline int64_t conv_forward_images_per_chunk(const ConvGeometry& g) {
+  return std::max<int64_t>(1, (256 + g.L() - 1) / std::max<int64_t>(1, g.L()));
+}
+
+/// Images per chunk of the weight gradient: at most 8 chunks (8 partial sums).
+inline int64_t conv_weight_images_per_chunk(const ConvGeometry& g) { return std::max<int64_t>(1, (g.N + 7) / 8); }
+
+/// The flipped backward_data from this many input channels per group on (see the header).
+constexpr int64_t kFlippedMinChannels = 32;
+
 namespace detail {
+
 /// Output columns ox whose input column ox·sw - pl + j·dw lies in [0, W): [lo, hi).
 inline void valid_range(int64_t OW, int64_t W, int64_t sw, int64_t off, int64_t& lo, int64_t& hi) {
   // ix = ox·sw + off must satisfy 0 <= ix < W.
@@ -50,38 +84,224 @@ inline void valid_range(int64_t OW, int64_t W, int64_t sw, int64_t off, int64_t&
   hi = W - 1 - off < 0 ? 0 : std::min(OW, (W - 1 - off) / sw + 1);
   if (hi < lo) hi = lo;
 }
-}  // namespace detail
 
-/// Patches of one image x (C, H, W) into col rows (c, i, j), columns 0..L-1, row stride ld.
+/// The implicit column matrix of one group of a chunk (see the header):
+/// col(t, p) = xp[tap[t] + pix[p]]; run[p] counts the pixels from p on whose
+/// offsets are consecutive (at most NR).
 template <class T>
-void im2col(const ConvGeometry& g, const T* x, T* col, int64_t ld) {
-  const int64_t OH = g.OH(), OW = g.OW();
-  for (int64_t c = 0; c < g.C; ++c)
+struct ImplicitColumns {
+  const T* xp;
+  const int64_t* tap;
+  const int64_t* pix;
+  const int64_t* run;
+  int64_t group_stride;  // Cg·Hp·Wp: xp of group g is xp + g·group_stride
+  ImplicitColumns group(int64_t g) const { return {xp + g * group_stride, tap, pix, run, group_stride}; }
+};
+
+/// Pads the chunk of b images at x into this thread's scratch and lays out the offsets.
+template <class T>
+ImplicitColumns<T> implicit_columns(const ConvGeometry& g, const T* x, int64_t b) {
+  constexpr int64_t NR = gemm_panel_width<T>();
+  const int64_t OH = g.OH(), OW = g.OW(), L = OH * OW, P = b * L;
+  // Just the rows and columns some window reaches (padding may also crop).
+  const int64_t Hp = (OH - 1) * g.sh + (g.kh - 1) * g.dh + 1, Wp = (OW - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  const int64_t plane = Hp * Wp;
+  T* xp = scratch<T, 3>(static_cast<size_t>(b * g.C * plane));
+  direct::pad_planes(x, b * g.C, g.H, g.W, g.pt, g.pl, Hp, Wp, xp);
+  int64_t* tap = scratch<int64_t, 0>(static_cast<size_t>(g.K()));
+  for (int64_t c = 0; c < g.Cg(); ++c)
     for (int64_t i = 0; i < g.kh; ++i)
-      for (int64_t j = 0; j < g.kw; ++j) {
-        T* row = col + ((c * g.kh + i) * g.kw + j) * ld;
-        const int64_t off = j * g.dw - g.pl;
-        int64_t lo, hi;
-        detail::valid_range(OW, g.W, g.sw, off, lo, hi);
-        for (int64_t oy = 0; oy < OH; ++oy) {
-          T* r = row + oy * OW;
-          const int64_t iy = oy * g.sh - g.pt + i * g.dh;
-          if (iy < 0 || iy >= g.H) {
-            for (int64_t ox = 0; ox < OW; ++ox) r[ox] = T(0);
-            continue;
-          }
-          const T* xr = x + (c * g.H + iy) * g.W + off;
-          for (int64_t ox = 0; ox < lo; ++ox) r[ox] = T(0);
-          if (g.sw == 1)
-            for (int64_t ox = lo; ox < hi; ++ox) r[ox] = xr[ox];
-          else
-            for (int64_t ox = lo; ox < hi; ++ox) r[ox] = xr[ox * g.sw];
-          for (int64_t ox = hi; ox < OW; ++ox) r[ox] = T(0);
-        }
-      }
+      for (int64_t j = 0; j < g.kw; ++j) tap[(c * g.kh + i) * g.kw + j] = c * plane + i * g.dh * Wp + j * g.dw;
+  int64_t* pix = scratch<int64_t, 1>(static_cast<size_t>(P));
+  int64_t* run = scratch<int64_t, 2>(static_cast<size_t>(P));
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t oy = 0; oy < OH; ++oy)
+      for (int64_t ox = 0; ox < OW; ++ox) pix[(bi * OH + oy) * OW + ox] = bi * g.C * plane + oy * g.sh * Wp + ox * g.sw;
+  for (int64_t p = P - 1; p >= 0; --p)
+    run[p] = p + 1 < P && pix[p + 1] == pix[p] + 1 ? std::min(run[p + 1] + 1, NR) : 1;
+  return {xp, tap, pix, run, g.Cg() * plane};
 }
 
-/// The adjoint of im2col: adds col's entries into dx (C, H, W).
+/// Packs op(B) = col (taps × pixels) for gemm_implicit_b: the forward's operand.
+template <class T>
+struct PackColumns {
+  ImplicitColumns<T> col;
+  void operator()(int64_t j0, int64_t n, int64_t k0, int64_t kc, T* out) const {
+    constexpr int64_t NR = gemm_panel_width<T>(), L = NR / 2;
+    for (int64_t q = 0; q < n; q += NR, out += NR * kc) {
+      const int64_t p0 = j0 + q, m = std::min(NR, n - q);
+      if (m == NR && col.run[p0] >= NR) {  // the panel is part of one output row
+        const T* src = col.xp + col.pix[p0];
+        for (int64_t k = 0; k < kc; ++k) std::memcpy(out + k * NR, src + col.tap[k0 + k], NR * sizeof(T));
+        continue;
+      }
+      for (int64_t h = 0; h < NR; h += L) {  // half panels: rows of 8 (float) pixels
+        if (h + L <= m && col.run[p0 + h] >= L) {
+          const T* src = col.xp + col.pix[p0 + h];
+          for (int64_t k = 0; k < kc; ++k) std::memcpy(out + k * NR + h, src + col.tap[k0 + k], L * sizeof(T));
+          continue;
+        }
+        for (int64_t k = 0; k < kc; ++k) {
+          const T* src = col.xp + col.tap[k0 + k];
+          for (int64_t t = h; t < h + L; ++t) out[k * NR + t] = t < m ? src[col.pix[p0 + t]] : T(0);
+        }
+      }
+    }
+  }
+};
+
+/// Packs op(B) = colᵀ (pixels × taps) for gemm_implicit_b: the weight gradient's operand.
+template <class T>
+struct PackColumnsT {
+  ImplicitColumns<T> col;
+  void operator()(int64_t j0, int64_t n, int64_t k0, int64_t kc, T* out) const {
+    constexpr int64_t NR = gemm_panel_width<T>();
+    for (int64_t q = 0; q < n; q += NR, out += NR * kc) {
+      const int64_t t0 = j0 + q, m = std::min(NR, n - q);
+      // out[k·NR + t] = col(t0 + t, k0 + k), zero for t ≥ m.
+      auto scalar_row = [&](int64_t k) {
+        const T* src = col.xp + col.pix[k0 + k];
+        for (int64_t t = 0; t < NR; ++t) out[k * NR + t] = t < m ? src[col.tap[t0 + t]] : T(0);
+      };
+      int64_t k = 0;
+#ifdef INV_GEMM_SHUFFLEVECTOR
+      // Full panels, L consecutive pixels: L × L blocks (taps × pixels) transposed in registers.
+      constexpr int64_t L = NR / 2;
+      if (m == NR)
+        for (; k + L <= kc; k += L) {
+          if (col.run[k0 + k] < L) {
+            for (int64_t r = k; r < k + L; ++r) scalar_row(r);
+            continue;
+          }
+          const T* src = col.xp + col.pix[k0 + k];
+          for (int64_t h = 0; h < NR; h += L)
+            detail::transpose_rows<T>([&](int64_t r) { return src + col.tap[t0 + h + r]; }, out + k * NR + h, NR);
+        }
+#endif
+      for (; k < kc; ++k) scalar_row(k);
+    }
+  }
+};
+
+/// y = conv(x, w) + bias (bias may be null), or y += conv(x, w) when accumulating
+/// (bias null then). See the header.
+template <class T>
+void forward_implicit(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y, bool accumulate) {
+  const int64_t B = conv_forward_images_per_chunk(g), K = g.K(), L = g.L(), Og = g.Og();
+  const int64_t in_size = g.C * g.H * g.W, out_size = g.O * L;
+  parallel_for(g.N, B, [&](int64_t n0, int64_t n1) {
+    const int64_t b = n1 - n0, ld = b * L;
+    const ImplicitColumns<T> col = implicit_columns(g, x + n0 * in_size, b);
+    // One image: the GEMM writes straight into y, on top of the bias (or of y when
+    // accumulating). Several: into tmp (O × B·L), then each image's block is added out.
+    T* out = b == 1 ? y + n0 * out_size : scratch<T, 1>(static_cast<size_t>(g.O * ld));
+    const bool onto = b == 1 && (bias || accumulate);
+    if (b == 1 && bias)
+      for (int64_t o = 0; o < g.O; ++o) std::fill(out + o * L, out + (o + 1) * L, bias[o]);
+    for (int64_t gr = 0; gr < g.groups; ++gr)
+      gemm_implicit_b<T>(false, Og, ld, K, T(1), w + gr * Og * K, K, PackColumns<T>{col.group(gr)},
+                         onto ? T(1) : T(0), out + gr * Og * ld, ld);
+    if (b > 1)
+      for (int64_t bi = 0; bi < b; ++bi)
+        for (int64_t o = 0; o < g.O; ++o) {
+          const T* src = out + o * ld + bi * L;
+          T* dst = y + (n0 + bi) * out_size + o * L;
+          const T add = bias ? bias[o] : T(0);
+          if (accumulate)
+            for (int64_t l = 0; l < L; ++l) dst[l] += src[l];
+          else
+            for (int64_t l = 0; l < L; ++l) dst[l] = src[l] + add;
+        }
+  });
+}
+
+/// dY of images [n0, n0 + b) as (O × b·L), each image's (O × L) block side by side: dy
+/// itself for one image, else gathered into this thread's scratch.
+template <class T>
+const T* gather_dy(const ConvGeometry& g, const T* dy, int64_t n0, int64_t b) {
+  const int64_t L = g.L(), ld = b * L, out_size = g.O * L;
+  if (b == 1) return dy + n0 * out_size;
+  T* gathered = scratch<T, 1>(static_cast<size_t>(g.O * ld));
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t o = 0; o < g.O; ++o)
+      std::memcpy(gathered + o * ld + bi * L, dy + (n0 + bi) * out_size + o * L, static_cast<size_t>(L) * sizeof(T));
+  return gathered;
+}
+
+}  // namespace detail
+
+/// y = conv(x, w) (+ bias[o] when bias is non-null), y (N, O, OH, OW), overwritten.
+/// See conv2d_forward_naive.
+template <class T>
+void conv2d_forward_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
+  detail::forward_implicit(g, x, w, bias, y, /*accumulate=*/false);
+}
+
+/// dw = the weight gradient (overwritten). See conv2d_backward_weight_naive.
+template <class T>
+void conv2d_backward_weight_gemm(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
+  const int64_t B = conv_weight_images_per_chunk(g), K = g.K(), L = g.L(), Og = g.Og();
+  const int64_t in_size = g.C * g.H * g.W, wsize = g.O * K, chunks = chunk_count(g.N, B);
+  if (chunks == 0) {
+    std::fill(dw, dw + wsize, T(0));
+    return;
+  }
+  // Partial sums of the chunks, (chunks, O, Cg, kh, kw); a single chunk writes dw itself.
+  T* partial = chunks == 1 ? dw : scratch<T, 4>(static_cast<size_t>(chunks * wsize));
+  parallel_for(g.N, B, [&](int64_t n0, int64_t n1) {
+    const int64_t b = n1 - n0, ld = b * L;
+    const detail::ImplicitColumns<T> col = detail::implicit_columns(g, x + n0 * in_size, b);
+    const T* dyc = detail::gather_dy(g, dy, n0, b);
+    T* part = partial + (n0 / B) * wsize;
+    for (int64_t gr = 0; gr < g.groups; ++gr)
+      gemm_implicit_b<T>(false, Og, K, ld, T(1), dyc + gr * Og * ld, ld, detail::PackColumnsT<T>{col.group(gr)}, T(0),
+                         part + gr * Og * K, K);
+  });
+  if (chunks == 1) return;
+  parallel_for(wsize, kElementwiseGrain, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      T s = partial[k];
+      for (int64_t c = 1; c < chunks; ++c) s += partial[c * wsize + k];
+      dw[k] = s;
+    }
+  });
+}
+
+/// The stride-1 convolution whose forward is g's backward_data (see the header): input dy
+/// (N, O, OH, OW), output dx (N, C, H, W), weights flipped_weights(g, w).
+inline ConvGeometry flipped_geometry(const ConvGeometry& g) {
+  ConvGeometry f = g;
+  f.C = g.O, f.H = g.OH(), f.W = g.OW(), f.O = g.C;
+  f.pt = g.dh * (g.kh - 1) - g.pt, f.pb = g.dh * (g.kh - 1) - g.pb;
+  f.pl = g.dw * (g.kw - 1) - g.pl, f.pr = g.dw * (g.kw - 1) - g.pr;
+  return f;
+}
+
+/// w' (C, O/groups, kh, kw) with w'[g·Cg + c, o, i, j] = w[g·Og + o, c, kh-1-i, kw-1-j].
+template <class T>
+std::vector<T> flipped_weights(const ConvGeometry& g, const T* w) {
+  const int64_t Cg = g.Cg(), Og = g.Og(), taps = g.kh * g.kw;
+  std::vector<T> wf(static_cast<size_t>(g.O * Cg * taps));
+  for (int64_t gr = 0; gr < g.groups; ++gr)
+    for (int64_t o = 0; o < Og; ++o)
+      for (int64_t c = 0; c < Cg; ++c) {
+        const T* src = w + ((gr * Og + o) * Cg + c) * taps;
+        T* dst = wf.data() + ((gr * Cg + c) * Og + o) * taps;
+        for (int64_t t = 0; t < taps; ++t) dst[t] = src[taps - 1 - t];
+      }
+  return wf;
+}
+
+/// dx += convᵀ(dy, w) for stride 1, as a forward convolution (see the header).
+template <class T>
+void conv2d_backward_data_flipped(const ConvGeometry& g, const T* w, const T* dy, T* dx) {
+  const std::vector<T> wf = flipped_weights(g, w);
+  detail::forward_implicit(flipped_geometry(g), dy, wf.data(), static_cast<const T*>(nullptr), dx,
+                           /*accumulate=*/true);
+}
+
+/// The adjoint of im2col: adds col's entries (rows (c, i, j), columns 0..L-1, row stride
+/// ld) into dx (C, H, W).
 template <class T>
 void col2im(const ConvGeometry& g, const T* col, int64_t ld, T* dx) {
   const int64_t OH = g.OH(), OW = g.OW();
@@ -105,80 +325,42 @@ void col2im(const ConvGeometry& g, const T* col, int64_t ld, T* dx) {
       }
 }
 
-/// y = conv(x, w) (+ bias[o] when bias is non-null), y (N, O, OH, OW), overwritten.
-/// See conv2d_forward_naive.
+/// dx += convᵀ(dy, w) for any stride: dcol = Wᵀ · dY, then col2im.
 template <class T>
-void conv2d_forward_gemm(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
+void conv2d_backward_data_col2im(const ConvGeometry& g, const T* w, const T* dy, T* dx) {
   const int64_t B = conv_images_per_chunk(g), K = g.K(), L = g.L(), Og = g.Og(), CK = g.C * g.kh * g.kw;
-  const int64_t in_size = g.C * g.H * g.W, out_size = g.O * L;
+  const int64_t in_size = g.C * g.H * g.W;
   parallel_for(g.N, B, [&](int64_t n0, int64_t n1) {
     const int64_t b = n1 - n0, ld = b * L;
-    T* col = scratch<T, 0>(static_cast<size_t>(CK * ld));
-    for (int64_t n = n0; n < n1; ++n) im2col(g, x + n * in_size, col + (n - n0) * L, ld);
-    // One image: the GEMM writes straight into y, on top of the bias. Several: into
-    // tmp (O × B·L), then each image's block is copied out with the bias added.
-    T* out = b == 1 ? y + n0 * out_size : scratch<T, 1>(static_cast<size_t>(g.O * ld));
-    const bool bias_first = b == 1 && bias;
-    if (bias_first)
-      for (int64_t o = 0; o < g.O; ++o) std::fill(out + o * L, out + (o + 1) * L, bias[o]);
+    const T* dyc = detail::gather_dy(g, dy, n0, b);
+    T* dcol = scratch<T, 0>(static_cast<size_t>(CK * ld));
     for (int64_t gr = 0; gr < g.groups; ++gr)
-      gemm<T>(false, false, Og, ld, K, T(1), w + gr * Og * K, K, col + gr * K * ld, ld, bias_first ? T(1) : T(0),
-              out + gr * Og * ld, ld);
-    if (b > 1)
-      for (int64_t bi = 0; bi < b; ++bi)
-        for (int64_t o = 0; o < g.O; ++o) {
-          const T* src = out + o * ld + bi * L;
-          T* dst = y + (n0 + bi) * out_size + o * L;
-          const T add = bias ? bias[o] : T(0);
-          for (int64_t l = 0; l < L; ++l) dst[l] = src[l] + add;
-        }
+      gemm<T>(true, false, K, ld, Og, T(1), w + gr * Og * K, K, dyc + gr * Og * ld, ld, T(0), dcol + gr * K * ld, ld);
+    for (int64_t n = n0; n < n1; ++n) col2im(g, dcol + (n - n0) * L, ld, dx + n * in_size);
   });
+}
+
+/// dx += convᵀ(dy, w) (see conv2d_backward_data_naive): flipped for stride 1 and enough
+/// input channels, col2im otherwise.
+template <class T>
+void conv2d_backward_data_gemm(const ConvGeometry& g, const T* w, const T* dy, T* dx) {
+  if (g.sh == 1 && g.sw == 1 && g.Cg() >= kFlippedMinChannels)
+    conv2d_backward_data_flipped(g, w, dy, dx);
+  else
+    conv2d_backward_data_col2im(g, w, dy, dx);
 }
 
 /// dx += convᵀ(dy, w) when dx is non-null; dw = the weight gradient when dw is non-null.
 /// See conv2d_backward_data_naive and conv2d_backward_weight_naive.
 template <class T>
 void conv2d_backward_gemm(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
-  const int64_t B = conv_images_per_chunk(g), K = g.K(), L = g.L(), Og = g.Og(), CK = g.C * g.kh * g.kw;
-  const int64_t in_size = g.C * g.H * g.W, out_size = g.O * L, wsize = g.O * K;
-  const int64_t chunks = chunk_count(g.N, B);
-  std::vector<T> partial(dw ? static_cast<size_t>(chunks * wsize) : 0);
-  parallel_for(g.N, B, [&](int64_t n0, int64_t n1) {
-    const int64_t b = n1 - n0, ld = b * L;
-    // dY of the chunk as (O × B·L): each image's (O × L) block side by side.
-    const T* dyc = dy + n0 * out_size;
-    if (b > 1) {
-      T* gathered = scratch<T, 1>(static_cast<size_t>(g.O * ld));
-      for (int64_t bi = 0; bi < b; ++bi)
-        for (int64_t o = 0; o < g.O; ++o)
-          std::memcpy(gathered + o * ld + bi * L, dy + (n0 + bi) * out_size + o * L, static_cast<size_t>(L) * sizeof(T));
-      dyc = gathered;
-    }
-    if (dw) {
-      T* col = scratch<T, 0>(static_cast<size_t>(CK * ld));
-      for (int64_t n = n0; n < n1; ++n) im2col(g, x + n * in_size, col + (n - n0) * L, ld);
-      T* part = partial.data() + (n0 / B) * wsize;
-      for (int64_t gr = 0; gr < g.groups; ++gr)
-        gemm<T>(false, true, Og, K, ld, T(1), dyc + gr * Og * ld, ld, col + gr * K * ld, ld, T(0), part + gr * Og * K, K);
-    }
-    if (dx) {
-      T* dcol = scratch<T, 2>(static_cast<size_t>(CK * ld));
-      for (int64_t gr = 0; gr < g.groups; ++gr)
-        gemm<T>(true, false, K, ld, Og, T(1), w + gr * Og * K, K, dyc + gr * Og * ld, ld, T(0), dcol + gr * K * ld, ld);
-      for (int64_t n = n0; n < n1; ++n) col2im(g, dcol + (n - n0) * L, ld, dx + n * in_size);
-    }
-  });
-  if (dw && chunks == 0) std::fill(dw, dw + wsize, T(0));
-  if (dw && chunks > 0) {
-    std::copy(partial.begin(), partial.begin() + wsize, dw);
-    for (int64_t c = 1; c < chunks; ++c)
-      for (int64_t k = 0; k < wsize; ++k) dw[k] += partial[static_cast<size_t>(c * wsize + k)];
-  }
+  if (dw) conv2d_backward_weight_gemm(g, x, dy, dw);
+  if (dx) conv2d_backward_data_gemm(g, w, dy, dx);
 }
 
 // ---------------------------------------------------------------------------
 // The kernels the ops call: the direct forward where it wins (see conv_direct.hpp),
-// im2col + GEMM otherwise.
+// the GEMM kernels otherwise.
 // ---------------------------------------------------------------------------
 
 /// y = conv(x, w) (+ bias). See conv2d_forward_naive.

@@ -50,16 +50,18 @@
 //
 // Threading and determinism
 // -------------------------
-// A product of W = M·N·K multiply-adds is cut into tasks: one below 2^20, else
-// W / 2^22 clamped to [2, 8] (each extra task repeats some packing; more tasks
-// balance the load of large products). They form a grid of row groups × column
+// A product of W = M·N·K multiply-adds is cut into tasks: one below 2^20, on one
+// thread or inside a parallel region (they would run serially), else W / 2^22
+// clamped to [2, 8] (each extra task repeats some packing; more tasks balance the
+// load of large products). They form a grid of row groups × column
 // groups (multiples of MR and NR) shaped so that the repeated work is cheapest
 // (each column group packs its rows of A, each row group its columns of B). The
 // tasks run through one inv::parallel_for; each packs into its own thread's
 // buffers and computes its block of C over all of K, which is never split. The
-// grid, the blocking, the packing choices and the orientation are functions of
-// (M, N, K, trans_a, trans_b) only, never of the thread count, so every element of C is computed by the same
-// operations in the same order on any number of threads: for each K block in
+// K blocking, the packing choices and the orientation are functions of (M, N, K,
+// trans_a, trans_b) only, and the grid decides only which task computes an element,
+// so every element of C is computed by the same operations in the same order on
+// any number of threads: for each K block in
 // order, an accumulator starting at 0 takes acc += a_k · b_k (one FMA under
 // -march=native) over the block's k in increasing order, then c = alpha·acc +
 // beta·c (first block) or c = alpha·acc + c (later blocks). Results are bitwise
@@ -192,6 +194,11 @@ struct GemmBlocking {
 
 /// A strided view of the product: op(A)(i, k) = a[i·a_rs + k·a_cs], op(B)(k, j) =
 /// b[k·b_rs + j·b_cs], C(i, j) = c[i·c_rs + j·c_cs].
+/// With pack_b set, op(B) exists only through it (an implicit operand, e.g. the
+/// column matrix of a convolution): pack_b(ctx, j0, n, k0, kc, out) writes the
+/// micro-panels of columns [j0, j0 + n), n ≤ kPackGroup·NR, rows [k0, k0 + kc):
+/// panel q at out + q·NR·kc, out[q·NR·kc + k·NR + j] = op(B)(k0 + k, j0 + q·NR + j),
+/// zero for columns ≥ n. b, b_rs and b_cs are then unused.
 template <class T>
 struct GemmProblem {
   int64_t M, N, K;
@@ -202,6 +209,8 @@ struct GemmProblem {
   int64_t b_rs, b_cs;
   T* c;
   int64_t c_rs, c_cs;
+  void (*pack_b)(const void* ctx, int64_t j0, int64_t n, int64_t k0, int64_t kc, T* out) = nullptr;
+  const void* pack_b_ctx = nullptr;
 };
 
 /// The same product seen as Cᵀ = op(B)ᵀ · op(A)ᵀ.
@@ -241,14 +250,15 @@ inline void transpose_stage(V& a, V& b, std::index_sequence<l...>) {
   b = hi;
 }
 
-/// out[c·ldo + r] = in[r·ld + c] for an L × L block (L = lanes of a vector).
-template <class T>
-__attribute__((always_inline)) inline void transpose_block(const T* in, int64_t ld, T* out, int64_t ldo) {
+/// out[c·ldo + r] = row(r)[c] for an L × L block (L = lanes of a vector), row(r) a
+/// pointer to L contiguous elements.
+template <class T, class Row>
+__attribute__((always_inline)) inline void transpose_rows(Row row, T* out, int64_t ldo) {
   using V = typename GemmBlocking<T>::V;
   constexpr int64_t L = GemmBlocking<T>::kLanes;
   V r[L];
 #pragma GCC unroll 8
-  for (int64_t i = 0; i < L; ++i) std::memcpy(&r[i], in + i * ld, sizeof(V));
+  for (int64_t i = 0; i < L; ++i) std::memcpy(&r[i], row(i), sizeof(V));
   auto stage = [&](auto s) {
 #pragma GCC unroll 8
     for (int64_t i = 0; i < L; ++i)
@@ -259,6 +269,12 @@ __attribute__((always_inline)) inline void transpose_block(const T* in, int64_t 
   stage(std::integral_constant<int64_t, 1>());
 #pragma GCC unroll 8
   for (int64_t i = 0; i < L; ++i) std::memcpy(out + i * ldo, &r[i], sizeof(V));
+}
+
+/// out[c·ldo + r] = in[r·ld + c] for an L × L block.
+template <class T>
+__attribute__((always_inline)) inline void transpose_block(const T* in, int64_t ld, T* out, int64_t ldo) {
+  transpose_rows<T>([&](int64_t i) { return in + i * ld; }, out, ldo);
 }
 #endif
 
@@ -435,7 +451,8 @@ void gemm_block(const GemmProblem<T>& p, const GemmBlock<T>& s, bool pack_b_now)
     pack_a_panel(p, s.ic + i, std::min(MR, s.mc - i), s.pc, s.kc, s.ap + i * s.kc);
   for (int64_t jg = 0; jg < s.nc; jg += kPackGroup * NR) {
     const int64_t jg1 = std::min(s.nc, jg + kPackGroup * NR);
-    if (pack_b_now && s.pack_b) pack_b_panels(p, s.jc + jg, jg1 - jg, s.pc, s.kc, s.bp + jg * s.kc);
+    if (pack_b_now && p.pack_b) p.pack_b(p.pack_b_ctx, s.jc + jg, jg1 - jg, s.pc, s.kc, s.bp + jg * s.kc);
+    if (pack_b_now && s.pack_b && !p.pack_b) pack_b_panels(p, s.jc + jg, jg1 - jg, s.pc, s.kc, s.bp + jg * s.kc);
     if (pack_b_now && !s.pack_b && jg1 == s.nc && s.nc % NR)
       pack_b_panel(p, s.jc + s.nc / NR * NR, s.nc % NR, s.pc, s.kc, s.bp + s.nc / NR * NR * s.kc);
     for (int64_t j = jg; j < jg1; j += NR) {
@@ -464,7 +481,7 @@ bool packs_a(const GemmProblem<T>& p) {
 }
 template <class T>
 bool packs_b(const GemmProblem<T>& p) {
-  return p.b_cs != 1 || p.M > 4 * GemmBlocking<T>::MR;
+  return p.pack_b || p.b_cs != 1 || p.M > 4 * GemmBlocking<T>::MR;
 }
 
 /// Modelled cycles per packed element of A and of B (0 when read in place): a
@@ -480,6 +497,7 @@ double b_pack_cost(const GemmProblem<T>& p) {
 #else
   constexpr double kTransposing = 1.5;
 #endif
+  if (p.pack_b) return 0.5;  // gathers
   return packs_b(p) ? (p.b_cs == 1 ? 0.25 : kTransposing) : 0.0;
 }
 
@@ -507,15 +525,20 @@ struct GemmGrid {
   int64_t mt, nt, tasks_m, tasks_n;
 };
 
-/// The task grid, a function of the sizes only. The number of tasks grows with the
-/// work; their shape makes the work repeated across tasks (A packed or read once
-/// per column group, B once per row group) cheapest.
+/// The task grid. The number of tasks grows with the work; their shape makes the
+/// work repeated across tasks (A packed or read once per column group, B once per
+/// row group) cheapest. Where the tasks would run serially there is one. (The grid
+/// only decides who computes which block of C; every element's arithmetic is the
+/// same for any grid, see the header comment.)
 template <class T>
 GemmGrid gemm_grid(const GemmProblem<T>& p) {
   using G = GemmBlocking<T>;
   const double work = double(p.M) * double(p.N) * double(p.K);
-  const int64_t tasks =
-      work < kGemmParallelWork ? 1 : static_cast<int64_t>(std::clamp(work / kGemmTaskWork, 2.0, double(kGemmMaxTasks)));
+  // One task when they would run serially anyway (one thread, or inside a region).
+  const bool serial = num_threads() == 1 || in_parallel_region();
+  const int64_t tasks = serial || work < kGemmParallelWork
+                            ? 1
+                            : static_cast<int64_t>(std::clamp(work / kGemmTaskWork, 2.0, double(kGemmMaxTasks)));
   const double a_once = double(p.M) * double(p.K) * (a_pack_cost(p) + 0.05);
   const double b_once = double(p.N) * double(p.K) * (b_pack_cost(p) + 0.05);
   int64_t gm = 1, gn = 1;
@@ -596,6 +619,35 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
     detail::gemm_blocked(pt);
   else
     detail::gemm_blocked(p);
+}
+
+/// C = alpha·op(A)·B + beta·C where B (K×N) is implicit: pack(j0, n, k0, kc, out)
+/// writes its micro-panels (the contract of GemmProblem::pack_b, with NR =
+/// gemm_panel_width<T>()). Used by the convolutions to read the column matrix
+/// straight from the image instead of building it. Same blocking, threading and
+/// determinism as gemm; C is never transposed. pack must be safe to call from
+/// several threads at once.
+template <class T, class PackB>
+void gemm_implicit_b(bool trans_a, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                     const PackB& pack, T beta, T* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+    return;
+  }
+  detail::GemmProblem<T> p{M, N, K, alpha, beta, A, trans_a ? 1 : lda, trans_a ? lda : 1, nullptr, 0, 0, C, ldc, 1};
+  p.pack_b = [](const void* ctx, int64_t j0, int64_t n, int64_t k0, int64_t kc, T* out) {
+    (*static_cast<const PackB*>(ctx))(j0, n, k0, kc, out);
+  };
+  p.pack_b_ctx = &pack;
+  detail::gemm_blocked(p);
+}
+
+/// Columns per B micro-panel (NR) of gemm_implicit_b's packing contract.
+template <class T>
+constexpr int64_t gemm_panel_width() {
+  return detail::GemmBlocking<T>::NR;
 }
 
 }  // namespace inv::kernels
