@@ -1,6 +1,9 @@
 // bench_inv: the benchmark cases of bench/torch_bench.py, with inv.
 //
-//   bench_inv [GROUPS]     GROUPS: comma-separated subset of conv,gemm,train,rmle,attack
+//   bench_inv [GROUPS]     GROUPS: comma-separated subset of conv,gemm,train,rmle,attack,conv_parts
+//
+// conv_parts (not in compare.py's default groups: PyTorch has no counterpart) times the
+// conv cases' kernels one by one: forward, backward_weight, backward_data.
 //
 // Prints one JSON object per line: {"case": ..., "ms": ...} (median wall time), the
 // thread count taken from OMP_NUM_THREADS. bench/compare.py runs this and the PyTorch
@@ -59,6 +62,35 @@ void conv_cases() {
            x.zero_grad();
            conv.zero_grad();
            conv.forward(x).backward(gy);
+         }));
+  }
+}
+
+// The conv cases' three passes, kernels called directly (no autograd, no bias gradient).
+void conv_part_cases() {
+  struct Case {
+    const char* name;
+    int64_t cin, cout, k, pad, hw;
+  };
+  for (const Case c : {Case{"lenet.conv1", 1, 8, 5, 0, 28}, Case{"lenet.conv2", 8, 16, 5, 0, 12},
+                       Case{"cifar.conv12", 64, 64, 3, 1, 32}, Case{"cifar.conv22", 128, 128, 3, 1, 16},
+                       Case{"cifar.conv32", 128, 128, 3, 1, 8}}) {
+    kernels::ConvGeometry geo;
+    geo.N = 32, geo.C = c.cin, geo.H = geo.W = c.hw, geo.O = c.cout, geo.kh = geo.kw = c.k;
+    geo.pt = geo.pb = geo.pl = geo.pr = c.pad;
+    Generator g(0);
+    const Tensor x = randn({geo.N, geo.C, geo.H, geo.W}, g), w = randn({geo.O, geo.C, geo.kh, geo.kw}, g);
+    const Tensor b = randn({geo.O}, g), dy = randn({geo.N, geo.O, geo.OH(), geo.OW()}, g);
+    Tensor y = empty_like(dy), dx = zeros_like(x), dw = empty_like(w);
+    const std::string name = std::string("conv_parts/") + c.name;
+    emit(name + ".forward", bench::median_ms([&] {
+           kernels::conv2d_forward<float>(geo, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>());
+         }));
+    emit(name + ".backward_weight", bench::median_ms([&] {
+           kernels::conv2d_backward<float>(geo, x.data<float>(), nullptr, dy.data<float>(), nullptr, dw.data<float>());
+         }));
+    emit(name + ".backward_data", bench::median_ms([&] {
+           kernels::conv2d_backward<float>(geo, nullptr, w.data<float>(), dy.data<float>(), dx.data<float>(), nullptr);
          }));
   }
 }
@@ -163,6 +195,7 @@ int main(int argc, char** argv) try {
   if (wanted("train")) train_cases();
   if (wanted("rmle")) rmle_cases();
   if (wanted("attack")) attack_cases();
+  if (groups.count("conv_parts")) conv_part_cases();
 } catch (const std::exception& e) {
   std::fprintf(stderr, "error: %s\n", e.what());
   return 1;

@@ -1,5 +1,4 @@
-// inv/kernels/conv_fast.hpp: GEMM convolution kernels (implicit im2col), and the
-// dispatch between them and the direct kernels of conv_direct.hpp.
+// inv/kernels/conv_fast.hpp: the fast convolution kernels: GEMM with an implicit im2col.
 //
 // Same contracts as the reference kernels in conv_naive.hpp (and tested against
 // them). Each kernel cuts the batch into chunks of B images, B a function of the
@@ -34,15 +33,19 @@
 // gone here. The flipped backward_data also needs the per-image output GEMM
 // (M = C rows) instead of a K = O-deep one; it loses where C is tiny (LeNet's conv1,
 // C = 1: one row per micro-tile), so it is used from kFlippedMinChannels on.
+//
+// (A direct forward kernel for stride-1 convolutions of 64..256 taps was dispatched
+// before; against this forward it lost on every shape measured, 1.3× on LeNet's conv2
+// to 4× on 16 -> 64 channels at 32×32, on 1 and 2 threads, and was removed.)
 #pragma once
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "inv/kernels/conv_direct.hpp"
 #include "inv/kernels/conv_naive.hpp"
 #include "inv/kernels/gemm.hpp"
+#include "inv/parallel.hpp"
 
 namespace inv::kernels {
 
@@ -85,6 +88,25 @@ inline void valid_range(int64_t OW, int64_t W, int64_t sw, int64_t off, int64_t&
   if (hi < lo) hi = lo;
 }
 
+/// Copies planes (P, H, W) into zero-filled planes (P, Hp, Wp), the input placed at
+/// (top, left); negative top/left, or a smaller Hp/Wp, crop the input instead.
+template <class T>
+void pad_planes(const T* x, int64_t P, int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp, int64_t Wp,
+                T* out) {
+  parallel_for(P, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(Hp * Wp, 1)), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      T* o = out + p * Hp * Wp;
+      std::fill(o, o + Hp * Wp, T(0));
+      const int64_t c0 = std::max<int64_t>(0, -left), c1 = std::min<int64_t>(W, Wp - left);
+      for (int64_t r = 0; r < Hp; ++r) {
+        const int64_t sr = r - top;
+        if (sr < 0 || sr >= H || c1 <= c0) continue;
+        std::copy(x + (p * H + sr) * W + c0, x + (p * H + sr) * W + c1, o + r * Wp + left + c0);
+      }
+    }
+  });
+}
+
 /// The implicit column matrix of one group of a chunk (see the header):
 /// col(t, p) = xp[tap[t] + pix[p]]; run[p] counts the pixels from p on whose
 /// offsets are consecutive (at most NR).
@@ -107,7 +129,7 @@ ImplicitColumns<T> implicit_columns(const ConvGeometry& g, const T* x, int64_t b
   const int64_t Hp = (OH - 1) * g.sh + (g.kh - 1) * g.dh + 1, Wp = (OW - 1) * g.sw + (g.kw - 1) * g.dw + 1;
   const int64_t plane = Hp * Wp;
   T* xp = scratch<T, 3>(static_cast<size_t>(b * g.C * plane));
-  direct::pad_planes(x, b * g.C, g.H, g.W, g.pt, g.pl, Hp, Wp, xp);
+  pad_planes(x, b * g.C, g.H, g.W, g.pt, g.pl, Hp, Wp, xp);
   int64_t* tap = scratch<int64_t, 0>(static_cast<size_t>(g.K()));
   for (int64_t c = 0; c < g.Cg(); ++c)
     for (int64_t i = 0; i < g.kh; ++i)
@@ -359,17 +381,13 @@ void conv2d_backward_gemm(const ConvGeometry& g, const T* x, const T* w, const T
 }
 
 // ---------------------------------------------------------------------------
-// The kernels the ops call: the direct forward where it wins (see conv_direct.hpp),
-// the GEMM kernels otherwise.
+// The kernels the ops call.
 // ---------------------------------------------------------------------------
 
 /// y = conv(x, w) (+ bias). See conv2d_forward_naive.
 template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
-  if (conv_direct_forward(g))
-    direct::forward(g, x, w, bias, y);
-  else
-    conv2d_forward_gemm(g, x, w, bias, y);
+  conv2d_forward_gemm(g, x, w, bias, y);
 }
 
 /// dx += convᵀ(dy, w) when dx is non-null; dw = the weight gradient when dw is non-null.
