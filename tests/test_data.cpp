@@ -422,6 +422,17 @@ TEST_CASE("the shared MNIST test set loads with its documented labels (skipped w
 // CIFAR-10 binary
 // ---------------------------------------------------------------------------
 
+TEST_CASE("IDX, gzip and CIFAR-10 readers say so when given a directory", "[data][idx][cifar]") {
+  TempDir dir;
+  const std::string sub = dir.file("sub");
+  std::filesystem::create_directory(sub);
+  const auto is_dir = Catch::Contains("'" + sub + "' is a directory, expected a file");
+  CHECK_THROWS_WITH(io::read_maybe_gzip(sub), is_dir);
+  CHECK_THROWS_WITH(load_idx_images(sub), is_dir);
+  CHECK_THROWS_WITH(load_idx_labels(sub), is_dir);
+  CHECK_THROWS_WITH(load_cifar10_binary({sub}), is_dir);
+}
+
 TEST_CASE("CIFAR-10 binary records read back exactly, across files", "[data][cifar]") {
   TempDir dir;
   Dataset a;

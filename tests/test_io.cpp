@@ -3,6 +3,7 @@
 // and PNG images (exact round trip, grids, base64).
 #include <catch2/catch.hpp>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <set>
@@ -324,6 +325,34 @@ TEST_CASE("save_checkpoint is atomic: no temporary files remain and an existing 
   CHECK(back.tensors[0].first == "only");
   CHECK(back.tensors[0].second.to_vector<double>() == V{9});
   CHECK_THROWS_WITH(save_checkpoint(dir.file("no/such/dir/ck.invckpt"), other), Catch::Contains("no/such/dir"));
+}
+
+TEST_CASE("write_file_atomic refuses to replace a directory or a FIFO", "[io][file]") {
+  TempDir dir;
+  const std::string sub = dir.file("sub"), fifo = dir.file("fifo");
+  fs::create_directory(sub);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(write_file_atomic(sub, std::string("x")),
+                    Catch::Contains("cannot write '" + sub + "'") && Catch::Contains("it is a directory"));
+  CHECK_THROWS_WITH(save_checkpoint(fifo, small_checkpoint()),
+                    Catch::Contains("cannot write '" + fifo + "'") && Catch::Contains("it is a FIFO"));
+  CHECK_THROWS_WITH(save_npy(fifo, zeros({2})), Catch::Contains("it is a FIFO"));
+  // Both are still what they were, and no temporary was left.
+  CHECK(fs::is_directory(sub));
+  CHECK(fs::is_fifo(fifo));
+  CHECK(dir.listing() == std::set<std::string>{"fifo", "sub"});
+}
+
+TEST_CASE("every reader says so when given a directory instead of a file", "[io][file]") {
+  TempDir dir;
+  const std::string sub = dir.file("sub");
+  fs::create_directory(sub);
+  const auto is_dir = Catch::Contains("'" + sub + "' is a directory, expected a file");
+  CHECK_THROWS_WITH(read_file(sub), is_dir);
+  CHECK_THROWS_WITH(load_checkpoint(sub), is_dir);
+  CHECK_THROWS_WITH(load_npy(sub), is_dir);
+  CHECK_THROWS_WITH(load_image(sub, 1), is_dir);
+  CHECK_THROWS_WITH(read_file(dir.file("missing")), Catch::Contains("cannot open") && Catch::Contains("missing"));
 }
 
 TEST_CASE("load_into copies by name into existing storage and converts dtypes", "[io][checkpoint]") {

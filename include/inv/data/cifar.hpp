@@ -44,7 +44,8 @@ inline std::string parent_dir(const std::string& path) {
 inline int64_t file_size(const std::string& path) {
   struct stat st {};
   INV_CHECK(::stat(path.c_str(), &st) == 0, "cannot open '", path, "': ", std::strerror(errno));
-  INV_CHECK(S_ISREG(st.st_mode), "'", path, "' is not a regular file");
+  INV_CHECK(!S_ISDIR(st.st_mode), "'", path, "' is a directory, expected a file");
+  INV_CHECK(S_ISREG(st.st_mode), "'", path, "' is ", io::file_type_name(st.st_mode), ", expected a regular file");
   return static_cast<int64_t>(st.st_size);
 }
 

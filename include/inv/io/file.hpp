@@ -4,6 +4,13 @@
 // through write_file_atomic: the bytes go to a temporary file in the same
 // directory, are flushed to disk, and the temporary is renamed over the target.
 // An interrupted run leaves either the old file or the new one, never a torn one.
+// Only a regular file (or nothing) is ever replaced: a destination that is a directory,
+// a device such as /dev/null, a FIFO or a socket is refused before anything is written,
+// because renaming over it would replace the device or FIFO with a regular file.
+//
+// Every reader that opens a file by path (checkpoints, .npy, images, IDX, CIFAR-10)
+// goes through read_file, which names the path in its errors, e.g.
+//   'data/train' is a directory, expected a file
 #pragma once
 
 #include <fcntl.h>
@@ -13,7 +20,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -21,16 +27,46 @@
 
 namespace inv::io {
 
-/// The whole file as bytes. Throws inv::Error naming the path when it cannot be read.
+/// "a directory", "a character device", ... for the type bits of a stat mode.
+inline const char* file_type_name(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISREG(mode)) return "a regular file";
+  return "not a regular file";
+}
+
+/// The whole file as bytes. Throws inv::Error naming the path when it cannot be opened or
+/// read, or is a directory ("'X' is a directory, expected a file"). Other non-regular files
+/// (a FIFO, /dev/stdin) are read to their end.
 inline std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  INV_CHECK(f.good(), "cannot open '", path, "': ", std::strerror(errno));
-  const std::streamoff size = f.tellg();
-  INV_CHECK(size >= 0, "cannot read '", path, "'");
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  f.seekg(0);
-  if (size > 0) f.read(reinterpret_cast<char*>(bytes.data()), size);
-  INV_CHECK(f.good() || f.eof(), "error reading '", path, "'");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  INV_CHECK(fd >= 0, "cannot open '", path, "': ", std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+    const int err = errno;
+    const bool dir = S_ISDIR(st.st_mode);
+    ::close(fd);
+    INV_CHECK(!dir, "'", path, "' is a directory, expected a file");
+    inv::detail::fail("cannot read '", path, "': ", std::strerror(err));
+  }
+  std::vector<uint8_t> bytes;
+  if (S_ISREG(st.st_mode)) bytes.reserve(static_cast<size_t>(st.st_size));
+  uint8_t chunk[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      inv::detail::fail("error reading '", path, "': ", std::strerror(err));
+    }
+    if (n == 0) break;
+    bytes.insert(bytes.end(), chunk, chunk + n);
+  }
+  ::close(fd);
   return bytes;
 }
 
@@ -40,9 +76,15 @@ inline bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/// Writes `size` bytes to `path` atomically (temporary file, fsync, rename).
-/// Throws inv::Error naming the path on any failure; the target is then untouched.
+/// Writes `size` bytes to `path` atomically (temporary file, fsync, rename). Throws
+/// inv::Error naming the path on any failure, the target then untouched, and before
+/// writing anything when `path` exists and is not a regular file (a directory, a device,
+/// a FIFO, ...; symbolic links are followed).
 inline void write_file_atomic(const std::string& path, const void* data, size_t size) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0)
+    INV_CHECK(S_ISREG(st.st_mode), "cannot write '", path, "': it is ", file_type_name(st.st_mode),
+              ", expected a regular file or a new name (only regular files are replaced)");
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   INV_CHECK(fd >= 0, "cannot create '", tmp, "': ", std::strerror(errno));
