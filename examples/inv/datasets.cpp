@@ -193,7 +193,10 @@ AttackerData make_attacker_data(const Dataset& train, int64_t holdout, const Att
                                 const inv::Shape& input_shape, uint64_t seed) {
   AttackerData d;
   if (a.set == "noise") {
-    const int64_t n = a.images > 0 ? a.images : 10000;
+    const int64_t limit = std::max<int64_t>(kNoiseImages, train.size());
+    INV_CHECK(a.images <= limit, "--attacker-set noise: --attacker-images ", a.images, " exceeds the limit of ",
+              limit, " noise images (", kNoiseImages, " or the size of the training set, whichever is larger)");
+    const int64_t n = a.images > 0 ? a.images : kNoiseImages;
     inv::Shape shape{n};
     shape.insert(shape.end(), input_shape.begin(), input_shape.end());
     inv::Generator gen(inv::data::data_detail::mix_seed(seed, 0x6e6f697365));  // "noise"

@@ -59,10 +59,14 @@ struct AttackerData {
   std::string description;      // e.g. "5000 of the target's training images"
 };
 
+/// The number of noise images when AttackerSettings::images is 0.
+constexpr int64_t kNoiseImages = 10000;
+
 /// Builds the attacker's set (AttackerSettings::set): `train` = the first N images the
-/// target trained on, `disjoint` = the first N held-out images (never seen by the target),
-/// `noise` = N images of N(0, 1) noise in normalised space (N = 10000 when images is 0).
-/// Throws inv::Error when the pool is empty or too small.
+/// target trained on, `disjoint` = the first N held-out images (never seen by the target;
+/// both capped at their pool), `noise` = N images of N(0, 1) noise in normalised space
+/// (N = kNoiseImages when images is 0; at most kNoiseImages or the size of the training
+/// set, whichever is larger). Throws inv::Error when the pool is empty or N is over the limit.
 AttackerData make_attacker_data(const inv::data::Dataset& train, int64_t holdout, const AttackerSettings& a,
                                 const std::vector<double>& mean, const std::vector<double>& std,
                                 const inv::Shape& input_shape, uint64_t seed);

@@ -123,7 +123,9 @@ void add_attack_flags(FlagSet& f) {
   f.choice("attacker-set", {"train", "disjoint", "noise"}, "train",
            "the attacker's images: the target's training images, held-out training images it never saw, or "
            "N(0,1) noise in normalised space (black-box only)");
-  f.integer("attacker-images", "N", 0, "quick 10000; paper 0", "size of the attacker's set (0 = the whole pool)");
+  f.integer("attacker-images", "N", 0, "quick 10000; paper 0",
+            "size of the attacker's set (0 = the whole pool; for noise 0 = 10000, and at most 10000 or the size "
+            "of the training set, whichever is larger)");
   f.integer("decoder-epochs", "N", 1, "quick 1; paper 50", "black-box inverse-network training epochs");
   f.integer("shadow-epochs", "N", 1, "quick 1; paper 50", "query-free shadow-model training epochs");
   f.real("attacker-lr", "LR", 0, true, "1e-3", "decoder and shadow learning rate (Adam, eps 1e-3, AMSGrad)");
