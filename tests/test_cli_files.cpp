@@ -47,3 +47,35 @@ TEST_CASE("the noise attacker set is bounded with a clear message", "[cli]") {
                       tmp),
               1, {"--attacker-images 9223372036854775807 exceeds the limit of 10000 noise images"});
 }
+
+TEST_CASE("output paths are checked before any work, and a failure leaves no file", "[cli]") {
+  TempDir tmp;
+  const std::string data = tmp.file("tiny");
+  write_tiny_dataset(data);
+  // Progress is on (no --quiet): a single line on stderr shows that training never started.
+  const auto train = [&](const std::string& out) {
+    return run_inv(with({"train", "--dataset", data, "--epochs", "2", "--holdout", "6", "--threads", "1", "--out", out},
+                        {}),
+                   tmp);
+  };
+  check_error(train("/proc/x.invckpt"), 1, {"cannot write in '/proc'"});
+
+  const std::string dir = tmp.file("existing");
+  fs::create_directory(dir);
+  check_error(train(dir), 1, {"--out '" + dir + "' is a directory, expected a file name"});
+  CHECK_FALSE(fs::exists(dir + ".csv"));
+  CHECK_FALSE(fs::exists(dir + ".train.invckpt"));
+  CHECK(fs::is_empty(dir));
+
+  const std::string nd = tmp.file("nd") + "/";
+  check_error(train(nd), 1, {"--out '" + nd + "' ends in '/': expected a file name"});
+  CHECK_FALSE(fs::exists(nd));
+
+  const std::string ckpt = tmp.file("t.invckpt");
+  REQUIRE(run_inv(with(with({"train", "--dataset", data, "--out", ckpt}, kRun), kTarget), tmp).code == 0);
+  check_error(run_inv({"attack", "--checkpoint", ckpt, "--split", "conv1", "--out", "/proc"}, tmp), 1,
+              {"cannot write in '/proc'"});
+  check_error(run_inv({"sweep", "--dataset", data, "--out", "/proc"}, tmp), 1, {"cannot write in '/proc'"});
+  check_error(run_inv({"sweep", "--dataset", data, "--out", ckpt}, tmp), 1,
+              {"cannot create directory '" + ckpt + "'"});
+}

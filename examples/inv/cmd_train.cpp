@@ -29,7 +29,7 @@ int cmd_train(const Args& args) {
   read_settings(f, s);
   apply_threads(s);
   const std::string out = f.get_text("out", "out/" + dataset_slug(s.dataset) + "-" + s.model + ".invckpt");
-  prepare_output_directory(parent_directory(out));
+  prepare_output_files({out, training_checkpoint_path(out), training_log_path(out)}, "--out");
 
   const DataSource src = locate_dataset(s.dataset, s.data_dir, INV_SOURCE_DIR);
   const auto spec = inv::models::spec_by_name(s.model);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include <inv/io/npy.hpp>
 #include <inv/ops/elementwise.hpp>
@@ -34,10 +35,20 @@ std::string dataset_slug(const std::string& id) {
 
 void prepare_output_directory(const std::string& dir) {
   make_directories(dir);
+  check_writable(dir);
   if (const int n = clean_stale_temporaries(dir); n > 0)
     std::fprintf(stderr, "removed %d temporary file%s left in %s by an interrupted run\n", n, n == 1 ? "" : "s",
                  dir.c_str());
   watch_directory(dir);
+}
+
+void prepare_output_files(const std::vector<std::string>& paths, const std::string& what) {
+  std::set<std::string> dirs;
+  for (const auto& p : paths) {
+    check_file_path(p, what);
+    dirs.insert(parent_directory(p));
+  }
+  for (const auto& d : dirs) prepare_output_directory(d);
 }
 
 Originals first_of_each_class(const inv::data::Dataset& test) {

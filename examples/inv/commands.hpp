@@ -34,9 +34,14 @@ int apply_threads(const Settings& s);
 /// A file-name-friendly name of a dataset: the name, or the last part of a path.
 std::string dataset_slug(const std::string& id);
 
-/// Creates `dir`, removes temporaries left there by killed runs, and has the interrupt
-/// handler clean it.
+/// Creates `dir` (with its parents), checks that it is writable, removes temporaries left
+/// there by killed runs, and has the interrupt handler clean it. Throws inv::Error naming
+/// `dir` when it cannot be created or written. Called before any work starts.
 void prepare_output_directory(const std::string& dir);
+
+/// For output files: checks every path (check_file_path: not ending in '/', not a
+/// directory or device), then prepares their directories (prepare_output_directory).
+void prepare_output_files(const std::vector<std::string>& paths, const std::string& what);
 
 /// The images attacked by default: the first test image of each class.
 struct Originals {

@@ -1,7 +1,9 @@
 // files.cpp: output directories and interrupted runs (see files.hpp).
 #include "files.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -97,6 +99,25 @@ void make_directories(const std::string& dir) {
   fs::create_directories(dir, ec);
   INV_CHECK(!ec && fs::is_directory(dir), "cannot create directory '", dir, "': ",
             ec ? ec.message() : std::string("a file of that name exists"));
+}
+
+void check_writable(const std::string& dir) {
+  const std::string probe = dir + "/.inv-write-probe.tmp." + std::to_string(::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  INV_CHECK(fd >= 0, "cannot write in '", dir, "': ", std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+void check_file_path(const std::string& path, const std::string& what) {
+  INV_CHECK(!path.empty() && path.back() != '/', what, " '", path, "' ends in '/': expected a file name");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    INV_CHECK(!S_ISDIR(st.st_mode), what, " '", path, "' is a directory, expected a file name (e.g. ", path,
+              "/model.invckpt)");
+    INV_CHECK(S_ISREG(st.st_mode), what, " '", path, "' exists and is not a regular file; only regular files are "
+              "replaced");
+  }
 }
 
 std::string parent_directory(const std::string& path) {

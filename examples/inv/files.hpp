@@ -28,6 +28,15 @@ int clean_stale_temporaries(const std::string& dir);
 /// Creates a directory and its parents; throws inv::Error naming it on failure.
 void make_directories(const std::string& dir);
 
+/// Throws inv::Error naming `dir` unless a file can be created and removed in it (a probe
+/// file NAME.tmp.PID, so that a kill in between leaves only a temporary the next run removes).
+void check_writable(const std::string& dir);
+
+/// Throws inv::Error unless `path` names a file that can be written (before any work, so
+/// that nothing is computed for an output that cannot be saved): not ending in '/', not an
+/// existing directory, device or other non-regular file. `what` names it ("--out").
+void check_file_path(const std::string& path, const std::string& what);
+
 /// The directory part of a path ("." when there is none).
 std::string parent_directory(const std::string& path);
 
