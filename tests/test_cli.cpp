@@ -246,3 +246,40 @@ TEST_CASE("an interrupted or killed sweep leaves only complete files, and a reru
   CHECK(j["results"].array.size() == 15);
   CHECK(j["target"]["reused"].boolean == true);
 }
+
+TEST_CASE("--rmle-iterations wins over the paper preset's query-free iterations", "[cli]") {
+  TempDir tmp;
+  const std::string data = tmp.file("rgb");
+  for (int64_t k = 0; k < 3; ++k) {
+    write_class_images(data + "/train/c" + std::to_string(k), k, 4, 3, 32);
+    write_class_images(data + "/test/c" + std::to_string(k), k, 1, 3, 32);
+  }
+  const std::string ckpt = tmp.file("cifar.invckpt");
+  Result r = run_inv(with({"train", "--dataset", data, "--model", "cifar-cnn", "--epochs", "1", "--holdout", "3",
+                           "--out", ckpt},
+                          kRun),
+                     tmp);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  for (const std::string split : {"conv11", "ReLU22"}) {
+    const std::string out = tmp.file("qf-" + split);
+    r = run_inv(with({"attack", "--checkpoint", ckpt, "--split", split, "--attack", "query-free", "--preset",
+                      "paper", "--rmle-iterations", "2", "--shadow-epochs", "1", "--attacker-images", "4", "--out",
+                      out},
+                     kRun),
+                tmp);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const auto m = parse_json(read_text(out + "/metrics.json"));
+    CHECK(m["settings"]["iterations"].string == "2");
+  }
+  // Without the flag, the protocol's 500 (§5) under the paper preset: documented in --help.
+  r = run_inv({"attack", "--help"}, tmp);
+  std::string words;  // the help with line breaks and indentation collapsed
+  for (char c : r.out)
+    if (!std::isspace(static_cast<unsigned char>(c)) || (!words.empty() && words.back() != ' '))
+      words += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
+  CHECK_THAT(words, Catch::Contains("500 for query-free at cifar-cnn conv11 and ReLU22 (protocol §5)") &&
+                        Catch::Contains("per block (protocol §3)") && Catch::Contains("block 2 10") &&
+                        !Catch::Contains("interpolated"));
+}

@@ -48,7 +48,7 @@ bool in(const std::string& x, std::initializer_list<const char*> names) {
 }  // namespace
 
 RmleChoice rmle_for(const Settings& s, const std::string& split, Attack attack) {
-  RmleChoice c{s.rmle.iterations, 1e-2, 0, s.rmle.lambda_l2, "interpolated by depth (see --help)"};
+  RmleChoice c{s.rmle.iterations, 1e-2, 0, s.rmle.lambda_l2, "per block (protocol §3)"};
   if (s.model == "lenet") {
     if (in(split, {"conv1", "ReLU1", "pool1"})) c.lambda_tv = 0;
     else if (in(split, {"conv2", "ReLU2", "pool2"})) c.lambda_tv = 1;
@@ -67,7 +67,7 @@ RmleChoice rmle_for(const Settings& s, const std::string& split, Attack attack) 
     // The reference code's query-free inversion settings (protocol §5).
     if (attack == Attack::QueryFree && in(split, {"conv11", "ReLU22"})) {
       if (split == "ReLU22") c.lr = 0.1, c.lambda_tv = 2;
-      if (s.preset == "paper") c.iterations = 500;
+      if (s.preset == "paper" && !s.rmle.iterations_given) c.iterations = 500;
       c.source = "protocol §5 (query-free)";
     }
   }
@@ -113,10 +113,16 @@ void add_target_flags(FlagSet& f) {
 
 void add_attack_flags(FlagSet& f) {
   f.section("white-box rMLE (also the inversion step of query-free; Adam eps 1e-3, AMSGrad, start x = 0)");
-  f.integer("rmle-iterations", "N", 1, "quick 1000; paper 5000", "rMLE iterations");
-  f.real("rmle-lr", "LR", 0, true, "per split: 1e-2 (1e-3 for cifar-cnn fc layers)", "rMLE learning rate");
+  f.integer("rmle-iterations", "N", 1,
+            "quick 1000; paper 5000, and 500 for query-free at cifar-cnn conv11 and ReLU22 (protocol §5)",
+            "rMLE iterations; when given, used at every split");
+  f.real("rmle-lr", "LR", 0, true,
+         "per block (protocol §3): 1e-2, 1e-3 for the cifar-cnn classifier; query-free at cifar-cnn ReLU22 0.1 "
+         "(protocol §5)",
+         "rMLE learning rate");
   f.real("lambda-tv", "L", 0, false,
-         "per split: lenet conv1-pool1 0, conv2-pool2 1, fc 1e3; cifar-cnn blocks 0, 10, 1e3, fc 1e4",
+         "per block (protocol §3): lenet conv1..pool1 0, conv2..pool2 1, fc layers 1e3; cifar-cnn block 1 0, "
+         "block 2 10, block 3 1e3, classifier 1e4; query-free at cifar-cnn ReLU22 2 (protocol §5)",
          "weight of the total-variation prior");
   f.real("lambda-l2", "L", 0, false, "0", "weight of the mean(x²) prior");
   f.section("black-box and query-free attackers");
@@ -158,7 +164,10 @@ void read_settings(const FlagSet& f, Settings& s) {
   when("holdout", [&] { t.holdout = f.get_int("holdout", -1); });
 
   auto& r = s.rmle;
-  when("rmle-iterations", [&] { r.iterations = f.get_int("rmle-iterations", paper ? 5000 : 1000); });
+  when("rmle-iterations", [&] {
+    r.iterations = f.get_int("rmle-iterations", paper ? 5000 : 1000);
+    r.iterations_given = f.given("rmle-iterations");
+  });
   when("rmle-lr", [&] { r.lr = f.get_float("rmle-lr", -1); });
   when("lambda-tv", [&] { r.lambda_tv = f.get_float("lambda-tv", -1); });
   when("lambda-l2", [&] { r.lambda_l2 = f.get_float("lambda-l2", 0); });
@@ -178,7 +187,7 @@ std::vector<SettingRow> describe(const Settings& s) {
   const auto& t = s.target;
   const auto& r = s.rmle;
   const auto& a = s.attacker;
-  const std::string per_split = "per split (protocol §3)";
+  const std::string per_block = "per block (protocol §3; query-free at cifar-cnn ReLU22: §5)";
   return {
       {"preset", "preset", s.preset},
       {"seed", "seed", std::to_string(s.seed)},
@@ -189,8 +198,8 @@ std::vector<SettingRow> describe(const Settings& s) {
       {"target_augment", "target augmentation (flip + affine)", t.augment ? "true" : "false"},
       {"holdout", "held-out training images", std::to_string(t.holdout)},
       {"rmle_iterations", "rMLE iterations", std::to_string(r.iterations)},
-      {"rmle_lr", "rMLE learning rate", r.lr > 0 ? fmt(r.lr) : per_split},
-      {"lambda_tv", "rMLE λ_TV", r.lambda_tv >= 0 ? fmt(r.lambda_tv) : per_split + ", interpolated by depth"},
+      {"rmle_lr", "rMLE learning rate", r.lr > 0 ? fmt(r.lr) : per_block},
+      {"lambda_tv", "rMLE λ_TV", r.lambda_tv >= 0 ? fmt(r.lambda_tv) : per_block},
       {"lambda_l2", "rMLE λ_l2", fmt(r.lambda_l2)},
       {"attacker_set", "attacker set", a.set},
       {"attacker_images", "attacker images", a.images > 0 ? std::to_string(a.images) : "all"},

@@ -3,7 +3,7 @@
 //
 // Presets (--preset):
 //   quick  minutes on 2 cores: target 2 epochs; attacker set 10,000 images; decoders and
-//          shadows 1 epoch on it; rMLE 1,000 iterations with the protocol's per-split lr/λ_TV.
+//          shadows 1 epoch on it; rMLE 1,000 iterations with the protocol's per-block lr/λ_TV.
 //          Enough to show the trend (shallow splits leak, deep ones less), not the papers' numbers.
 //   paper  He, Zhang & Lee (ACSAC 2019) as their code ran it: target 20 epochs (LeNet) or
 //          50 (CIFAR CNN) with the learning rate halved every 20; rMLE 5,000 iterations;
@@ -38,9 +38,10 @@ struct TargetSettings {
 };
 
 /// rMLE (white-box, and the inversion step of query-free). Unset (< 0) lr / λ_TV take
-/// the per-split value of the protocol (see rmle_for).
+/// the per-block value of the protocol (see rmle_for).
 struct RmleSettings {
   int64_t iterations = 1000;
+  bool iterations_given = false;  // --rmle-iterations given: no per-split value replaces it
   double lr = -1, lambda_tv = -1, lambda_l2 = 0;
 };
 
@@ -69,15 +70,18 @@ struct Settings {
 struct RmleChoice {
   int64_t iterations;
   double lr, lambda_tv, lambda_l2;
-  std::string source;  // "protocol §3", "interpolated by depth", "flag", ...
+  std::string source;  // "protocol §3", "per block (protocol §3)", "flags", ...
 };
 
-/// rMLE settings for `split` of `model` (white-box, or the inversion of query-free):
-/// the protocol's table (§3; query-free at CIFAR conv11/ReLU22: §5), λ_TV interpolated
-/// by depth for the splits the table lacks, then the flags' overrides.
-///   lenet:      conv1 ReLU1 pool1 -> λ 0;  conv2 ReLU2 pool2 -> λ 1;  later -> λ 1e3;  lr 1e-2
+/// rMLE settings for `split` of `model` (white-box, or the inversion of query-free). One
+/// value per block of layers, the values of the protocol's table (§3) for the block's
+/// split in it, then the flags' overrides (a flag given always wins):
+///   lenet:      conv1 ReLU1 pool1 -> λ 0;  conv2 ReLU2 pool2 -> λ 1;  fc layers -> λ 1e3;  lr 1e-2
 ///   cifar-cnn:  block 1 -> λ 0;  block 2 -> λ 10;  block 3 -> λ 1e3  (lr 1e-2);
-///               flatten, fc1, fc1act, fc2 -> λ 1e4, lr 1e-3
+///               classifier (flatten, fc1, fc1act, fc2) -> λ 1e4, lr 1e-3
+/// Query-free at cifar-cnn (protocol §5, the reference code's inversion): ReLU22 lr 0.1,
+/// λ_TV 2; at conv11 and ReLU22 500 iterations under --preset paper (unless
+/// --rmle-iterations is given).
 RmleChoice rmle_for(const Settings& s, const std::string& split, Attack attack);
 
 // Declaring the flags of each group on a subcommand's FlagSet, and reading them back.

@@ -110,6 +110,24 @@ inline void write_tiny_dataset(const std::string& dir) {
   }
 }
 
+/// Writes `n` PNG images (channels, size, size) into `dir` as 0.png, 1.png, ...: for class
+/// `k` a bright square at a place of its own, on faint seeded noise.
+inline void write_class_images(const std::string& dir, int64_t k, int64_t n, int64_t channels, int64_t size) {
+  fs::create_directories(dir);
+  Generator gen(uint64_t(11 + k));
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<float> pixels(size_t(channels * size * size));
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t y = 0; y < size; ++y)
+        for (int64_t x = 0; x < size; ++x) {
+          const int64_t at = 2 + 5 * (k % 4) + i % 2, row = 2 + 5 * (k / 4);
+          const bool on = x >= at && x < at + 6 && y >= row && y < row + 6;
+          pixels[size_t((c * size + y) * size + x)] = on ? 0.9f : float(0.1 * gen.uniform());
+        }
+    io::save_png(dir + "/" + std::to_string(i) + ".png", from_vector(pixels, {channels, size, size}));
+  }
+}
+
 /// Run flags shared by every subcommand, and the tiny settings of each group.
 inline std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
