@@ -275,11 +275,7 @@ TEST_CASE("--rmle-iterations wins over the paper preset's query-free iterations"
   }
   // Without the flag, the protocol's 500 (§5) under the paper preset: documented in --help.
   r = run_inv({"attack", "--help"}, tmp);
-  std::string words;  // the help with line breaks and indentation collapsed
-  for (char c : r.out)
-    if (!std::isspace(static_cast<unsigned char>(c)) || (!words.empty() && words.back() != ' '))
-      words += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
-  CHECK_THAT(words, Catch::Contains("500 for query-free at cifar-cnn conv11 and ReLU22 (protocol §5)") &&
+  CHECK_THAT(collapse_spaces(r.out), Catch::Contains("500 for query-free at cifar-cnn conv11 and ReLU22 (protocol §5)") &&
                         Catch::Contains("per block (protocol §3)") && Catch::Contains("block 2 10") &&
                         !Catch::Contains("interpolated"));
 }

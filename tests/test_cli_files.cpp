@@ -79,3 +79,35 @@ TEST_CASE("output paths are checked before any work, and a failure leaves no fil
   check_error(run_inv({"sweep", "--dataset", data, "--out", ckpt}, tmp), 1,
               {"cannot create directory '" + ckpt + "'"});
 }
+
+TEST_CASE("image folders: the test split must have the training classes, and both splits must exist", "[cli]") {
+  TempDir tmp;
+  const std::string data = tmp.file("folder"), out = tmp.file("t.invckpt");
+  for (const std::string c : {"a", "b", "c"}) write_class_images(data + "/train/" + c, c[0] - 'a', 3, 1, 28);
+  for (const std::string c : {"a", "c"}) write_class_images(data + "/test/" + c, c[0] - 'a', 1, 1, 28);
+  // Progress is on (no --quiet): a single line on stderr shows that nothing was trained.
+  const auto train = [&] {
+    return run_inv({"train", "--dataset", data, "--epochs", "1", "--holdout", "2", "--threads", "1", "--out", out},
+                   tmp);
+  };
+  check_error(train(), 1,
+              {"the class folders of test/ must be those of train/", "train/ has 3 (a, b, c) and test/ has 2 (a, c)"});
+  write_class_images(data + "/test/b", 1, 1, 1, 28);
+  write_class_images(data + "/test/d", 3, 1, 1, 28);
+  check_error(train(), 1, {"train/ has 3 (a, b, c) and test/ has 4 (a, b, c, d)"});
+  fs::remove_all(data + "/test/d");
+  Result r = train();
+  INFO(r.err);
+  CHECK(r.code == 0);
+
+  // A folder of class folders alone has no test set of its own.
+  const std::string flat = tmp.file("flat");
+  for (const std::string c : {"a", "b"}) write_class_images(flat + "/" + c, c[0] - 'a', 2, 1, 28);
+  const std::string layout = "DIR/train/<class>/*.png and DIR/test/<class>/*.png";
+  check_error(run_inv({"train", "--dataset", flat, "--out", out}, tmp), 1,
+              {"dataset '" + flat + "' has no dataset files and no train/ and test/ folders", layout});
+  fs::create_directories(flat + "/train");
+  check_error(run_inv({"train", "--dataset", flat, "--out", out}, tmp), 1, {"has train/ but no test/", layout});
+  r = run_inv({"train", "--help"}, tmp);
+  CHECK_THAT(collapse_spaces(r.out), Catch::Contains("the same class folders in both"));
+}

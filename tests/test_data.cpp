@@ -564,6 +564,50 @@ TEST_CASE("image folders: clear errors", "[data][image_folder]") {
   CHECK_THROWS_WITH(load_image_folder(dir.path.string()), Contains(dir.file("b/0.jpg")) && Contains("cannot decode"));
 }
 
+TEST_CASE("image_folder_classes lists the class folders sorted, as load_image_folder labels them",
+          "[data][image_folder]") {
+  TempDir dir;
+  for (const char* c : {"zebra", "ant", ".hidden"}) fs::create_directories(dir.path / c);
+  io::write_file_atomic(dir.file("file.png"), std::string("not a class"));
+  CHECK(image_folder_classes(dir.path.string()) == std::vector<std::string>{"ant", "zebra"});
+  CHECK_THROWS_WITH(image_folder_classes(dir.file("nope")), Catch::Contains("is not a directory"));
+}
+
+TEST_CASE("interleave_classes: round-robin by class, each class in its own order (worked example)",
+          "[data][dataset]") {
+  Dataset ds;
+  ds.classes = {"a", "b", "c"};
+  ds.labels = {0, 0, 0, 0, 1, 1, 1, 2, 2};
+  std::vector<float> ids(9);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = float(i);
+  ds.images = from_vector(ids, {9, 1, 1, 1});
+  const Dataset mixed = interleave_classes(ds);
+  CHECK(mixed.labels == I{0, 1, 2, 0, 1, 2, 0, 1, 0});
+  CHECK(mixed.images.to_vector<float>() == std::vector<float>{0, 4, 7, 1, 5, 8, 2, 6, 3});
+  CHECK(mixed.classes == ds.classes);
+  CHECK(interleave_classes(Dataset{zeros({0, 1, 1, 1}), {}, {"a"}}).size() == 0);
+}
+
+TEST_CASE("an image folder with classes of different sizes, interleaved: the held-out tail has every class",
+          "[data][image_folder]") {
+  TempDir dir;
+  const std::vector<std::pair<std::string, int>> sizes = {{"a", 5}, {"b", 3}, {"c", 2}};
+  for (const auto& [name, n] : sizes)
+    for (int i = 0; i < n; ++i) {
+      fs::create_directories(dir.path / name);
+      write_png(dir.file(name + "/" + std::to_string(i) + ".png"), 2, 2, 1, Bytes(4, uint8_t(i)));
+    }
+  const Dataset sorted = load_image_folder(dir.path.string(), 1);
+  CHECK(sorted.labels == I{0, 0, 0, 0, 0, 1, 1, 1, 2, 2});  // class by class: a tail is whole classes
+  const Dataset mixed = interleave_classes(sorted);
+  CHECK(mixed.labels == I{0, 1, 2, 0, 1, 2, 0, 1, 0, 0});
+  // A holdout of the last 5: the tail and the rest both hold every class.
+  const std::vector<int64_t> tail(mixed.labels.end() - 5, mixed.labels.end()), head(mixed.labels.begin(),
+                                                                                     mixed.labels.end() - 5);
+  CHECK(std::set<int64_t>(tail.begin(), tail.end()) == std::set<int64_t>{0, 1, 2});
+  CHECK(std::set<int64_t>(head.begin(), head.end()) == std::set<int64_t>{0, 1, 2});
+}
+
 // ---------------------------------------------------------------------------
 // DataLoader
 // ---------------------------------------------------------------------------

@@ -69,13 +69,23 @@ DataSource describe_dir(const std::string& id, const std::string& dir) {
   } else if (looks_like_cifar(dir)) {
     s.format = DataSource::Format::Cifar;
     find_cifar_files(dir, s.train_files, s.test_files);
-  } else if (is_dir(dir + "/train") || is_dir(dir + "/test")) {
+  } else {
+    const char* layout = "expected IDX files, CIFAR-10 binary files, or an image folder with separate training "
+                         "and test images: DIR/train/<class>/*.png and DIR/test/<class>/*.png";
+    INV_CHECK(is_dir(dir + "/train") && is_dir(dir + "/test"), "dataset '", dir, "' has ",
+              is_dir(dir + "/train") ? "train/ but no test/"
+              : is_dir(dir + "/test") ? "test/ but no train/"
+                                      : "no dataset files and no train/ and test/ folders",
+              " (", layout, ")");
     s.format = DataSource::Format::Folder;
     s.train_folder = dir + "/train";
     s.test_folder = dir + "/test";
-  } else {
-    s.format = DataSource::Format::Folder;  // one folder of class folders: used as both splits
-    s.train_folder = s.test_folder = dir;
+    // Labels are positions in the class list: the test split must have the training classes.
+    const auto train = inv::data::image_folder_classes(s.train_folder);
+    const auto test = inv::data::image_folder_classes(s.test_folder);
+    INV_CHECK(train == test, "image folder '", dir, "': the class folders of test/ must be those of train/ (the ",
+              "same names, so the same labels), but train/ has ", train.size(), " (", join(train), ") and test/ has ",
+              test.size(), " (", join(test), ")");
   }
   return s;
 }
@@ -166,6 +176,7 @@ Dataset load_split(const DataSource& src, bool train, int channels) {
     }
     case DataSource::Format::Folder:
       ds = inv::data::load_image_folder(train ? src.train_folder : src.test_folder, channels);
+      if (train) ds = inv::data::interleave_classes(ds);  // so that the held-out tail is not whole classes
       break;
   }
   INV_CHECK(ds.size() > 0, src.display, ": the ", train ? "training" : "test", " set is empty");

@@ -5,7 +5,8 @@
 //   /usr/share/datasets/<name> (Debian's dataset-fashion-mnist installs Fashion-MNIST there),
 //   <source dir>/../shared/data/<name> (development copies), ./data/<name>.
 // A path names a directory holding IDX files, CIFAR-10 binary files, or an image folder
-// (train/<class>/* and test/<class>/*). The CIFAR-10 files of the development copy
+// (train/<class>/* and test/<class>/*, with the same class folders in both; a folder of
+// class folders alone is refused, it would have no separate test set). The CIFAR-10 files of the development copy
 // (cifar10_{train,test}_jpegq75.bin) were decoded from JPEG (quality 75): the dataset is
 // then called "CIFAR-10 (JPEG q75 copy)" and its accuracy is never called CIFAR-10 accuracy.
 #pragma once
@@ -37,8 +38,11 @@ struct DataSource {
 DataSource locate_dataset(const std::string& name_or_path, const std::string& data_dir, const std::string& source_dir);
 
 /// The training (train = true) or test split, images (N, C, H, W) in [0, 1]. `channels`
-/// applies to image folders (1 for lenet, 3 for cifar-cnn). Throws inv::Error for missing
-/// or invalid files.
+/// applies to image folders (1 for lenet, 3 for cifar-cnn). The training images of an
+/// image folder come class-interleaved (data::interleave_classes: image 0 of each class,
+/// then image 1 of each, ...), so that the held-out tail (target_part) is not whole
+/// classes; IDX and CIFAR-10 files keep their order (already mixed). Throws inv::Error for
+/// missing or invalid files.
 inv::data::Dataset load_split(const DataSource& src, bool train, int channels);
 
 /// Throws inv::Error unless the images are (C, H, W) = `input_shape` (the model's input).
@@ -49,7 +53,8 @@ void check_input_shape(const inv::data::Dataset& ds, const inv::Shape& input_sha
 /// Throws inv::Error when it leaves the target no training image.
 int64_t holdout_size(int64_t requested, int64_t train_size);
 
-/// The target's training images: all but the last `holdout`.
+/// The target's training images: all but the last `holdout` (for an image folder the
+/// training images are class-interleaved, see load_split, so every class keeps images).
 inv::data::Dataset target_part(const inv::data::Dataset& train, int64_t holdout);
 
 /// The attacker's data for the black-box and query-free attacks.

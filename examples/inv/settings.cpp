@@ -86,7 +86,8 @@ void add_common_flags(FlagSet& f, bool dataset, bool model) {
     f.text("dataset", "NAME|PATH", "fashion-mnist",
            "mnist, fashion-mnist, cifar10, or a path: a directory of IDX files (train-/t10k-images-idx3-ubyte[.gz] "
            "and labels), of CIFAR-10 binary files (data_batch_*.bin and test_batch.bin, or "
-           "cifar10_{train,test}_jpegq75.bin), or an image folder (train/<class>/*.png and test/<class>/*.png)");
+           "cifar10_{train,test}_jpegq75.bin), or an image folder (train/<class>/*.png and test/<class>/*.png, the same "
+           "class folders in both)");
   if (model) f.choice("model", {"lenet", "cifar-cnn"}, "lenet", "the target network (models::lenet or models::cifar_cnn)");
   f.text("data-dir", "DIR", "",
          "where to look for the dataset first (DIR/<name>, then DIR itself); then $INV_DATA_DIR, "
@@ -108,7 +109,8 @@ void add_target_flags(FlagSet& f) {
   f.boolean("augment", "true for cifar-cnn, false for lenet",
             "augment target training: random horizontal flip + affine (±10°, translate 0.1, scale 0.9-1.1)");
   f.integer("holdout", "N", 0, "10000, or a sixth of the training set if smaller",
-            "the last N training images are never shown to the target (pool of --attacker-set disjoint)");
+            "the last N training images are never shown to the target (pool of --attacker-set disjoint); "
+            "image-folder training images are read class-interleaved, so the last N are not whole classes");
 }
 
 void add_attack_flags(FlagSet& f) {

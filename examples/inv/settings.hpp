@@ -10,7 +10,9 @@
 //          decoders and shadows 50 epochs (halving every 10) on the whole attacker pool.
 // Every value can be overridden by its flag. Training data: the last `holdout` training
 // images are held out of the target's training set in every preset; they are the pool of
-// the `disjoint` attacker set (images the target never saw).
+// the `disjoint` attacker set (images the target never saw). The training images of an
+// image folder are read class-interleaved (image 0 of each class, image 1 of each, ...),
+// so that the held-out images are not whole classes.
 #pragma once
 
 #include <cstdint>

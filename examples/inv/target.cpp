@@ -61,6 +61,7 @@ std::string fingerprint(const Settings& s, const DataSource& src, int64_t holdou
   os << "model=" << s.model << ";dataset=" << src.id << ";dir=" << src.dir << ";epochs=" << t.epochs
      << ";batch=" << t.batch_size << ";lr=" << str(t.lr) << ";halve=" << t.halve_every << ";augment=" << t.augment
      << ";holdout=" << holdout << ";train_images=" << train_images << ";seed=" << s.seed;
+  if (src.format == DataSource::Format::Folder) os << ";order=class-interleaved";  // see load_split
   return os.str();
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -81,6 +82,15 @@ inline Result run_inv(const std::vector<std::string>& args, const TempDir& tmp) 
   r.out = read_text(out);
   r.err = read_text(err);
   return r;
+}
+
+/// `text` with every run of whitespace (line breaks and indentation of --help) as one space.
+inline std::string collapse_spaces(const std::string& text) {
+  std::string words;
+  for (char c : text)
+    if (!std::isspace(static_cast<unsigned char>(c)) || (!words.empty() && words.back() != ' '))
+      words += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
+  return words;
 }
 
 /// A tiny MNIST-like dataset in `dir`: 3 classes (a vertical bar, a horizontal bar, a box),

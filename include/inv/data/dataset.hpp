@@ -119,4 +119,27 @@ inline std::vector<int64_t> first_index_of_each_class(const Dataset& ds) {
   return first;
 }
 
+/// The images reordered round-robin by class: the first image of each class (in class
+/// order), then the second of each, and so on; a class that has run out is skipped, and
+/// each class keeps its own order. Labels 0 0 0 0 1 1 1 2 2 (indices 0..8) become
+/// 0 1 2 0 1 2 0 1 0 (indices 0 4 7 1 5 8 2 6 3). For class-sorted data such as an image
+/// folder: any first part of the result then holds every class as soon as it is as long
+/// as the number of classes, and a last part holds the images of the larger classes
+/// first, then one of every class per round.
+inline Dataset interleave_classes(const Dataset& ds) {
+  std::vector<std::vector<int64_t>> by_class(static_cast<size_t>(ds.num_classes()));
+  for (int64_t i = 0; i < ds.size(); ++i) {
+    const int64_t y = ds.labels[size_t(i)];
+    INV_CHECK(y >= 0 && y < ds.num_classes(), "interleave_classes: label ", y, " of image ", i, " is outside [0, ",
+              ds.num_classes(), ")");
+    by_class[size_t(y)].push_back(i);
+  }
+  std::vector<int64_t> order;
+  order.reserve(ds.labels.size());
+  for (size_t round = 0; order.size() < ds.labels.size(); ++round)
+    for (const auto& members : by_class)
+      if (round < members.size()) order.push_back(members[round]);
+  return ds.subset(order);
+}
+
 }  // namespace inv::data

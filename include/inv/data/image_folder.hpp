@@ -76,20 +76,29 @@ inline std::unique_ptr<stbi_uc, StbiDeleter> decode_image(const std::string& pat
 
 }  // namespace data_detail
 
+/// The class names of root/<class>/<image>: its subfolders sorted by name (byte order),
+/// skipping names that start with '.'; label k of load_image_folder is the k-th. Throws
+/// inv::Error when root is not a directory or has no class folders.
+inline std::vector<std::string> image_folder_classes(const std::string& root) {
+  INV_CHECK(std::filesystem::is_directory(root), "load_image_folder: '", root, "' is not a directory");
+  std::vector<std::string> classes = data_detail::list_sorted(root, true);
+  INV_CHECK(!classes.empty(), "load_image_folder: no class folders in '", root,
+            "' (expected one subfolder of images per class)");
+  return classes;
+}
+
 /// Loads root/<class>/<image> (see the header) as a dataset of (N, channels, H, W)
 /// float32 images with values byte / 255 in [0, 1], labels in class-folder order and the
 /// folder names as classes. channels is 1 (grey, stb's luma (77·R + 150·G + 29·B) / 256)
 /// or 3 (RGB; grey images are replicated). Throws inv::Error when channels is not 1 or 3,
 /// root is not a directory or has no class folders, a class folder has no images, an
 /// image cannot be decoded (naming the file), or an image's size differs from the first
-/// one's (naming both files and sizes).
+/// one's (naming both files and sizes). The images come class by class (all of class 0
+/// first); interleave_classes (dataset.hpp) mixes them.
 inline Dataset load_image_folder(const std::string& root, int channels = 3) {
   INV_CHECK(channels == 1 || channels == 3, "load_image_folder: channels must be 1 or 3, got ", channels);
-  INV_CHECK(std::filesystem::is_directory(root), "load_image_folder: '", root, "' is not a directory");
   Dataset ds;
-  ds.classes = data_detail::list_sorted(root, true);
-  INV_CHECK(!ds.classes.empty(), "load_image_folder: no class folders in '", root,
-            "' (expected one subfolder of images per class)");
+  ds.classes = image_folder_classes(root);
   std::vector<std::string> paths;
   for (size_t k = 0; k < ds.classes.size(); ++k) {
     const std::string dir = root + "/" + ds.classes[k];
