@@ -165,6 +165,9 @@ TEST_CASE("inv sweep writes the report and reuses its work", "[cli]") {
 
   const auto j = parse_json(read_text(out + "/results.json"));
   CHECK(j["format"].string == "inv-sweep-1");
+  CHECK(j["complete"].boolean == true);
+  CHECK(j["splits_done"].number == 11);
+  CHECK(j["splits_planned"].number == 11);
   CHECK(j["model"].string == "lenet");
   CHECK(j["target"]["test_accuracy"].type == testjson::JsonValue::Type::Number);
   CHECK(j["target"]["reused"].boolean == false);
@@ -210,15 +213,24 @@ TEST_CASE("an interrupted or killed sweep leaves only complete files, and a reru
                               kRun),
                          kTarget);
 
-  SECTION("Ctrl-C: temporaries removed, exit code 130") {
+  SECTION("Ctrl-C: temporaries removed, exit code 130, the partial report says it is incomplete") {
     const pid_t pid = spawn_inv(args);
-    wait_for_file_in(out + "/cache");  // the first attack is done: the sweep is mid-way
+    wait_for_file(out + "/index.html");  // the first split is done (the page is written last)
     ::kill(pid, SIGINT);
     int status = 0;
     ::waitpid(pid, &status, 0);
     CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 130));
     CHECK(check_complete(out) == 0);
     CHECK(io::file_exists(out + "/target.invckpt"));
+    const auto partial = parse_json(read_text(out + "/results.json"));
+    CHECK(partial["complete"].boolean == false);
+    CHECK(partial["splits_planned"].number == 5);
+    const double done = partial["splits_done"].number;
+    CHECK((done >= 1 && done < 5));
+    CHECK(partial["splits"].array.size() == size_t(done));
+    CHECK_THAT(read_text(out + "/index.html"),
+               Catch::Contains("incomplete: " + std::to_string(int(done)) +
+                               " of 5 split layers done; rerun the same command to finish"));
   }
   SECTION("SIGHUP under nohup: ignored, the sweep runs to the end") {
     const pid_t pid = spawn_inv(args, true);
@@ -245,6 +257,9 @@ TEST_CASE("an interrupted or killed sweep leaves only complete files, and a reru
   const auto j = parse_json(read_text(out + "/results.json"));
   CHECK(j["results"].array.size() == 15);
   CHECK(j["target"]["reused"].boolean == true);
+  CHECK(j["complete"].boolean == true);
+  CHECK(j["splits_done"].number == 5);
+  CHECK_THAT(read_text(out + "/index.html"), !Catch::Contains("incomplete:"));
 }
 
 TEST_CASE("--rmle-iterations wins over the paper preset's query-free iterations", "[cli]") {

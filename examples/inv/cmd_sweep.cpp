@@ -9,6 +9,7 @@
 //   <split>-<attack>.png                      originals over reconstructions
 //   cache/<split>-<attack>.invckpt            each finished attack, reused by a rerun with the same settings
 //   index.html, results.csv, settings.csv, results.json   the report, rewritten after every split
+//                                             (marked incomplete until the last split is done)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -183,6 +184,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   r.started = utc_now();
   r.threads = threads;
   r.command = command_line;
+  r.splits_planned = splits.size();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
 
   const bool reuse = f.get_bool("reuse", true);
@@ -236,6 +238,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
     write_report(out, r);  // after every split, so that an interrupted run leaves a valid report
   }
   r.seconds = elapsed();
+  r.complete = true;
   write_report(out, r);
   std::printf("%s\n", console_table(r).c_str());
   std::printf("took %.0f s; report: %s/index.html\n", r.seconds, out.c_str());

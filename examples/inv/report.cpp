@@ -208,6 +208,8 @@ std::string results_json(const Report& r) {
   JsonWriter j;
   j.begin_object();
   j.key("format").value("inv-sweep-1");
+  j.key("complete").value(r.complete);
+  j.key("splits_done").value(int64_t(r.splits.size())).key("splits_planned").value(int64_t(r.splits_planned));
   j.key("notes").begin_object();
   j.key("psnr").value("dB, peak 1, on images clipped to [0, 1]; null means +infinity (an exact reconstruction)");
   j.key("ssim_reference").value("the papers' SSIM: 7x7 uniform window, sample covariance, data range of the "
@@ -292,6 +294,8 @@ h2 { font-size: 19px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 1
 h3 { font-size: 15px; margin: 0 0 6px; }
 p { margin: 6px 0; max-width: 80ch; }
 .sub { color: #5b6670; margin: 0 0 18px; }
+.incomplete { background: #fff4d6; border: 1px solid #e8c66a; border-radius: 6px; padding: 8px 14px;
+              font-weight: 600; }
 .facts { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0 6px; }
 .fact { border: 1px solid #e3e6ea; border-radius: 6px; padding: 8px 14px; min-width: 150px; }
 .fact b { display: block; font-size: 20px; }
@@ -404,6 +408,9 @@ std::string index_html(const Report& r) {
     if (row.key == "preset") preset = row.value;
   h << "<p class=\"sub\">" << html_escape(preset) << " preset · " << html_escape(r.started) << " · took "
     << duration_text(r.seconds) << " on " << r.threads << " thread" << (r.threads == 1 ? "" : "s") << "</p>\n";
+  if (!r.complete)
+    h << "<p class=\"incomplete\">incomplete: " << r.splits.size() << " of " << r.splits_planned
+      << " split layers done; rerun the same command to finish</p>\n";
   h << "<p>The network is split in two: the edge device computes the layers up to the <em>split layer</em> "
        "and sends that layer's output to the cloud. Each attacker sees only those features and tries to "
        "reconstruct the private input: <b>white-box</b> knows the edge's weights (rMLE), <b>black-box</b> may only "

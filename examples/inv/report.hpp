@@ -60,11 +60,17 @@ struct Report {
   double seconds = 0;                     // wall time of the whole run
   int threads = 1;
   std::string command;
+  // Written after every split: until the sweep finishes, complete is false and the report
+  // says "incomplete: <splits.size()> of <splits_planned> split layers done".
+  size_t splits_planned = 0;
+  bool complete = false;
 
   const Cell* find(const std::string& split, Attack a) const;
 };
 
 /// Writes index.html, results.csv, settings.csv and results.json into `dir` (atomically).
+/// results.json has "complete", "splits_done" and "splits_planned"; while the sweep is not
+/// complete index.html says so at the top.
 void write_report(const std::string& dir, const Report& r);
 
 /// The split × attack table of mean PSNR and SSIM (reference) for the terminal.

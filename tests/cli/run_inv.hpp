@@ -201,12 +201,25 @@ inline pid_t spawn_inv(const std::vector<std::string>& args, bool ignore_hangup 
   return pid;
 }
 
-/// Waits until `dir` holds at least one file (up to 5 minutes).
+/// Waits until `path` exists (up to 5 minutes).
+inline void wait_for_file(const fs::path& path) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    if (fs::exists(path, ec)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  FAIL("no file " << path);
+}
+
+/// Waits until `dir` holds at least one finished file, not a temporary NAME.tmp.PID (up to
+/// 5 minutes).
 inline void wait_for_file_in(const fs::path& dir) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (std::chrono::steady_clock::now() < deadline) {
     std::error_code ec;
-    if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec)) return;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      if (it->path().filename().string().find(".tmp.") == std::string::npos) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   FAIL("no file appeared in " << dir);
