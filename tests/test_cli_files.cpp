@@ -111,3 +111,13 @@ TEST_CASE("image folders: the test split must have the training classes, and bot
   r = run_inv({"train", "--help"}, tmp);
   CHECK_THAT(collapse_spaces(r.out), Catch::Contains("the same class folders in both"));
 }
+
+TEST_CASE("the training checkpoint given for the model checkpoint is named as such", "[cli]") {
+  TempDir tmp;
+  const std::string ckpt = tiny_target(tmp), resume = tmp.file("t.train.invckpt");
+  REQUIRE(io::file_exists(resume));
+  const std::string hint = resume + " is the training-resume state of `inv train`; pass the model checkpoint " + ckpt;
+  check_error(run_inv({"info", resume}, tmp), 1, {hint});
+  check_error(run_inv({"attack", "--checkpoint", resume, "--split", "conv1", "--out", tmp.file("o")}, tmp), 1, {hint});
+  check_error(run_inv({"sweep", "--target", resume, "--out", tmp.file("o")}, tmp), 1, {hint});
+}

@@ -156,6 +156,12 @@ Target obtain_target(const Settings& s, const DataSource& src, const Dataset& tr
 
 Target load_target(const std::string& path) {
   const auto ck = inv::io::load_checkpoint(path);
+  if (ck.metadata.count("epochs_done")) {  // written by fit() for resuming, not a target
+    const std::string tail = ".train.invckpt";
+    const bool named = path.size() > tail.size() && path.compare(path.size() - tail.size(), tail.size(), tail) == 0;
+    inv::detail::fail(path, " is the training-resume state of `inv train`; pass the model checkpoint ",
+                      named ? path.substr(0, path.size() - tail.size()) + ".invckpt" : std::string("written next to it"));
+  }
   const auto it = ck.metadata.find("model");
   INV_CHECK(it != ck.metadata.end() && ck.metadata.count("format"), "'", path,
             "' is not a target checkpoint of `inv train` (no 'format'/'model' metadata)");

@@ -44,7 +44,8 @@ Target obtain_target(const Settings& s, const DataSource& src, const inv::data::
                      const inv::data::Dataset& test, int64_t holdout, const std::string& model_path, bool& reused);
 
 /// Loads a target checkpoint written by train_target. Throws inv::Error naming the path
-/// when the file is missing, invalid, or not a target checkpoint.
+/// when the file is missing, invalid, or not a target checkpoint (for the training
+/// checkpoint X.train.invckpt: naming the model checkpoint X.invckpt to pass instead).
 Target load_target(const std::string& path);
 
 /// The valid split layers: every layer except flatten.
