@@ -121,3 +121,32 @@ TEST_CASE("the training checkpoint given for the model checkpoint is named as su
   check_error(run_inv({"attack", "--checkpoint", resume, "--split", "conv1", "--out", tmp.file("o")}, tmp), 1, {hint});
   check_error(run_inv({"sweep", "--target", resume, "--out", tmp.file("o")}, tmp), 1, {hint});
 }
+
+TEST_CASE("a dataset path is recorded absolute, and a recorded dataset that is gone is named", "[cli]") {
+  TempDir tmp;
+  write_tiny_dataset(tmp.file("tiny"));
+  Result r = run_inv(with(with({"train", "--dataset", "tiny", "--out", "t.invckpt"}, kRun), kTarget), tmp,
+                     tmp.path.string());
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const std::string ckpt = tmp.file("t.invckpt");
+  CHECK(io::load_checkpoint(ckpt).metadata.at("dataset") == tmp.file("tiny"));
+
+  // From another directory the checkpoint's dataset is found.
+  const std::string elsewhere = tmp.file("elsewhere");
+  fs::create_directory(elsewhere);
+  const auto attack = with(with({"attack", "--checkpoint", ckpt, "--split", "conv1", "--out", "wb"}, kRun), kAttack);
+  r = run_inv(attack, tmp, elsewhere);
+  INFO(r.err);
+  CHECK(r.code == 0);
+
+  // Moved away: the error says where the name came from and what to do.
+  fs::rename(tmp.file("tiny"), tmp.file("moved"));
+  check_error(run_inv(attack, tmp, elsewhere), 1,
+              {"the dataset '" + tmp.file("tiny") + "' recorded in " + ckpt + " was not found", "pass --dataset"});
+  check_error(run_inv({"sweep", "--target", ckpt, "--out", tmp.file("sw")}, tmp), 1,
+              {"recorded in " + ckpt, "pass --dataset"});
+  r = run_inv(with(attack, {"--dataset", tmp.file("moved")}), tmp, elsewhere);
+  INFO(r.err);
+  CHECK(r.code == 0);
+}

@@ -119,7 +119,7 @@ int cmd_attack(const Args& args, const std::string& command_line) {
   s.dataset = f.get_text("dataset", t.meta("dataset", "fashion-mnist"));
   const int channels = int(t.spec.input_shape[0]);
   DataSource src;
-  if (need_test || needs_attacker_data(attack)) src = locate_dataset(s.dataset, s.data_dir, INV_SOURCE_DIR);
+  if (need_test || needs_attacker_data(attack)) src = locate_target_dataset(s, f.given("dataset"), t);
   Originals originals;
   if (need_test) {
     const auto test = load_split(src, false, channels);

@@ -128,7 +128,8 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   inv::train::Progress progress(s.quiet);
 
   // Data and target.
-  const DataSource src = locate_dataset(s.dataset, s.data_dir, INV_SOURCE_DIR);
+  const DataSource src = f.given("target") ? locate_target_dataset(s, f.given("dataset"), t)
+                                           : locate_dataset(s.dataset, s.data_dir, INV_SOURCE_DIR);
   const auto spec = inv::models::spec_by_name(s.model);
   const int channels = int(spec.input_shape[0]);
   const auto test = load_split(src, false, channels);

@@ -51,6 +51,16 @@ void prepare_output_files(const std::vector<std::string>& paths, const std::stri
   for (const auto& d : dirs) prepare_output_directory(d);
 }
 
+DataSource locate_target_dataset(const Settings& s, bool given, const Target& t) {
+  try {
+    return locate_dataset(s.dataset, s.data_dir, INV_SOURCE_DIR);
+  } catch (const inv::Error& e) {
+    if (given) throw;
+    inv::detail::fail("the dataset '", s.dataset, "' recorded in ", t.path, " was not found (", e.what(),
+                      "); pass --dataset NAME|PATH");
+  }
+}
+
 Originals first_of_each_class(const inv::data::Dataset& test) {
   Originals o;
   o.indices = inv::data::first_index_of_each_class(test);

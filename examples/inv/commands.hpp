@@ -13,6 +13,7 @@
 #include <inv/data/dataset.hpp>
 #include <inv/tensor.hpp>
 
+#include "datasets.hpp"
 #include "settings.hpp"
 #include "target.hpp"
 
@@ -42,6 +43,10 @@ void prepare_output_directory(const std::string& dir);
 /// For output files: checks every path (check_file_path: not ending in '/', not a
 /// directory or device), then prepares their directories (prepare_output_directory).
 void prepare_output_files(const std::vector<std::string>& paths, const std::string& what);
+
+/// The dataset `s.dataset` (locate_dataset). When it is the one recorded in the target's
+/// checkpoint (`given` false: no --dataset), a failure says so and suggests --dataset.
+DataSource locate_target_dataset(const Settings& s, bool given, const Target& t);
 
 /// The images attacked by default: the first test image of each class.
 struct Originals {

@@ -59,6 +59,16 @@ bool is_jpeg_copy(const DataSource& s) {
   return false;
 }
 
+/// `p` made absolute and lexically normal, without a trailing '/' (the checkpoint records
+/// it, so that the dataset is found from any working directory).
+std::string absolute_path(const std::string& p) {
+  std::error_code ec;
+  std::string a = fs::absolute(p, ec).lexically_normal().string();
+  if (ec) return p;
+  while (a.size() > 1 && a.back() == '/') a.pop_back();
+  return a;
+}
+
 /// Fills format-specific fields for a directory already known to hold the data.
 DataSource describe_dir(const std::string& id, const std::string& dir) {
   DataSource s;
@@ -118,8 +128,9 @@ DataSource locate_dataset(const std::string& name_or_path, const std::string& da
   if (!known) {
     INV_CHECK(is_dir(name_or_path), "unknown dataset '", name_or_path,
               "': expected mnist, fashion-mnist, cifar10, or the path of a dataset directory");
-    DataSource s = describe_dir(name_or_path, name_or_path);
-    s.display = name_or_path;
+    const std::string path = absolute_path(name_or_path);
+    DataSource s = describe_dir(path, path);
+    s.display = path;
     if (s.format == DataSource::Format::Cifar && is_jpeg_copy(s)) s.display += " (CIFAR-10 JPEG q75 copy)";
     s.accuracy_label = "test accuracy on " + s.display;
     return s;

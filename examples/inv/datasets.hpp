@@ -22,7 +22,7 @@ namespace cli {
 
 /// Where a dataset lives and how it is called in reports.
 struct DataSource {
-  std::string id;              // the name or path given
+  std::string id;              // the name given, or the path given made absolute
   std::string display;         // "Fashion-MNIST", "CIFAR-10 (JPEG q75 copy)", or the path
   std::string accuracy_label;  // "Fashion-MNIST test accuracy", ...
   std::string dir;             // the directory found
@@ -32,8 +32,9 @@ struct DataSource {
   std::vector<std::string> class_names;              // for IDX data (names by label)
 };
 
-/// Finds a dataset by name or path (see the header). Throws inv::Error when it cannot be
-/// found: the message names the paths tried and, for Fashion-MNIST, the Debian package.
+/// Finds a dataset by name or path (see the header); a path is made absolute (id, dir and
+/// display), so that checkpoints record where the data is. Throws inv::Error when it cannot
+/// be found: the message names the paths tried and, for Fashion-MNIST, the Debian package.
 /// `source_dir` is the project's source directory (for the development copies).
 DataSource locate_dataset(const std::string& name_or_path, const std::string& data_dir, const std::string& source_dir);
 

@@ -70,9 +70,10 @@ struct Result {
   std::string out, err;
 };
 
-/// Runs the inv executable with `args`, capturing stdout, stderr and the exit code.
-inline Result run_inv(const std::vector<std::string>& args, const TempDir& tmp) {
-  std::string cmd = shell_quote(INV_CLI_PATH);
+/// Runs the inv executable with `args`, capturing stdout, stderr and the exit code; in the
+/// working directory `cwd` when given.
+inline Result run_inv(const std::vector<std::string>& args, const TempDir& tmp, const std::string& cwd = "") {
+  std::string cmd = (cwd.empty() ? "" : "cd " + shell_quote(cwd) + " && ") + shell_quote(INV_CLI_PATH);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   const std::string out = tmp.file("stdout.txt"), err = tmp.file("stderr.txt");
   cmd += " >" + shell_quote(out) + " 2>" + shell_quote(err);
