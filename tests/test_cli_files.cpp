@@ -150,3 +150,16 @@ TEST_CASE("a dataset path is recorded absolute, and a recorded dataset that is g
   INFO(r.err);
   CHECK(r.code == 0);
 }
+
+TEST_CASE("an attack into the directory of an earlier one leaves none of its stale outputs", "[cli]") {
+  TempDir tmp;
+  const std::string ckpt = tiny_target(tmp), out = tmp.file("a");
+  const auto attack = with(with({"attack", "--checkpoint", ckpt, "--split", "conv1", "--out", out}, kRun), kAttack);
+  REQUIRE(run_inv(attack, tmp).code == 0);
+  REQUIRE(io::file_exists(out + "/metrics.csv"));
+  const Result r = run_inv(with(attack, {"--features", out + "/features.npy"}), tmp);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_FALSE(io::file_exists(out + "/metrics.csv"));
+  CHECK(parse_json(read_text(out + "/metrics.json"))["metrics"].is_null());
+}

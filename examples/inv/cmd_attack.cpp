@@ -7,7 +7,8 @@
 // of each class, or a .npy of images with values in [0, 1]) or read from --features.
 // Writes into --out: features.npy (what was attacked), reconstructions.npy (values in
 // [0, 1]), reconstruction.png (originals over reconstructions when the originals are
-// known), metrics.json and, with originals, metrics.csv.
+// known), metrics.json and, with originals, metrics.csv (without them, a metrics.csv left
+// by an earlier run in --out is removed).
 #include <cstdio>
 
 #include <inv/io/file.hpp>
@@ -78,7 +79,10 @@ void write_metrics(const std::string& dir, const std::string& command, const Att
   }
   j.end_object();
   inv::io::write_file_atomic(dir + "/metrics.json", j.str());
-  if (!q) return;
+  if (!q) {  // no originals: an earlier run's metrics.csv would describe other reconstructions
+    std::remove((dir + "/metrics.csv").c_str());
+    return;
+  }
   std::string csv = "image,test_index,class,mse,psnr,ssim_reference,ssim_gaussian\n";
   for (size_t i = 0; i < q->mse.size(); ++i) {
     char row[256];
