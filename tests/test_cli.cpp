@@ -116,6 +116,12 @@ TEST_CASE("inv train, info and attack on a tiny dataset", "[cli]") {
   // mistakes: one clear line, non-zero exit
   check_error(run_inv({"attack", "--checkpoint", ckpt, "--split", "conv9"}, tmp), 2,
               {"unknown split layer 'conv9'", "valid layers: conv1, ReLU1, pool1, conv2, ReLU2, pool2, fc1"});
+  // flatten is no split point (inv info does not list it): the same message as any other
+  const std::string valid = "valid layers: conv1, ReLU1, pool1, conv2, ReLU2, pool2, fc1, fc1act, fc2, fc2act, fc3";
+  check_error(run_inv({"attack", "--checkpoint", ckpt, "--split", "flatten"}, tmp), 2,
+              {"unknown split layer 'flatten'", valid});
+  check_error(run_inv({"sweep", "--target", ckpt, "--splits", "conv1,flatten", "--out", tmp.file("sw")}, tmp), 2,
+              {"unknown split layer 'flatten'", valid});
   check_error(run_inv({"attack", "--checkpoint", ckpt, "--split", "conv1", "--attack", "grey-box"}, tmp), 2,
               {"--attack: unknown value 'grey-box'", "white-box, black-box, query-free"});
   check_error(run_inv({"attack", "--split", "conv1"}, tmp), 2, {"missing --checkpoint"});
@@ -148,6 +154,7 @@ TEST_CASE("inv rejects bad flags with the flag and the valid values named", "[cl
   check_error(run_inv({"sweep", "--attacker-set", "noise", "--out", tmp.file("o")}, tmp), 2,
               {"query-free attack needs labelled images"});
   check_error(run_inv({"train", "extra"}, tmp), 2, {"unexpected argument 'extra'"});
+  check_error(run_inv({"info", "--bogus"}, tmp), 2, {"unknown flag '--bogus'; valid flags: --help"});
 }
 
 TEST_CASE("inv sweep writes the report and reuses its work", "[cli]") {

@@ -225,8 +225,9 @@ bool FlagSet::parse(const std::vector<std::string>& args) {
         const size_t d = edit_distance(name, g.name);
         if (d < best_d) best_d = d, best = g.name;
       }
+      names.push_back("--help");
       throw error("unknown flag '--" + name + "'" + (best.empty() ? "" : " (did you mean --" + best + "?)") +
-                  "; valid flags: " + join(names) + ", --help");
+                  "; valid flags: " + join(names));
     }
     if (values_.count(name)) throw error("--" + name + " given twice");
     if (!has_value) {

@@ -184,7 +184,7 @@ std::vector<std::string> split_layers(const inv::nn::Sequential& net) {
 }
 
 void check_split(const Target& t, const std::string& split) {
-  for (const auto& n : t.net->names())
+  for (const auto& n : split_layers(*t.net))
     if (n == split) return;
   throw UsageError("unknown split layer '" + split + "' for " + t.spec.name + "; valid layers: " +
                    join(split_layers(*t.net)));

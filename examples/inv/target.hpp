@@ -50,7 +50,7 @@ Target load_target(const std::string& path);
 
 /// The valid split layers: every layer except flatten.
 std::vector<std::string> split_layers(const inv::nn::Sequential& net);
-/// Throws UsageError naming the valid layers unless `split` is a layer of the target.
+/// Throws UsageError naming the valid layers unless `split` is one of split_layers.
 void check_split(const Target& t, const std::string& split);
 
 /// Metadata, then the layer table (name, op, output shape, parameters) and the split points.
