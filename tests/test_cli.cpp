@@ -301,3 +301,22 @@ TEST_CASE("--rmle-iterations wins over the paper preset's query-free iterations"
                         Catch::Contains("per block (protocol §3)") && Catch::Contains("block 2 10") &&
                         !Catch::Contains("interpolated"));
 }
+
+TEST_CASE("the SSIM plot puts the splits in network order, whatever order --splits gives", "[cli]") {
+  TempDir tmp;
+  const std::string data = tmp.file("tiny"), out = tmp.file("sweep");
+  write_tiny_dataset(data);
+  const Result r = run_inv(with(with({"sweep", "--dataset", data, "--out", out, "--splits", "ReLU2,conv1",
+                                      "--attacks", "white-box", "--rmle-iterations", "3"},
+                                     kRun),
+                                kTarget),
+                           tmp);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const std::string html = read_text(out + "/index.html");
+  const size_t svg = html.find("<svg"), conv1 = html.find(">conv1</text>", svg), relu2 = html.find(">ReLU2</text>", svg);
+  REQUIRE(svg != std::string::npos);
+  REQUIRE(conv1 != std::string::npos);
+  REQUIRE(relu2 != std::string::npos);
+  CHECK(conv1 < relu2);
+}

@@ -35,6 +35,9 @@ std::string ssim_plot_svg(const Report& r) {
   for (const Cell& c : r.cells) lo = std::min(lo, std::floor(mean_of(c.quality.ssim_reference) * 10) / 10);
   const double hi = 1;
   const size_t n = r.splits.size();
+  // The x axis is depth: the splits in network order, whatever order --splits gave them in.
+  std::vector<SplitRow> splits = r.splits;
+  std::stable_sort(splits.begin(), splits.end(), [](const SplitRow& a, const SplitRow& b) { return a.depth < b.depth; });
   auto x_of = [&](size_t i) { return left + (n <= 1 ? pw / 2 : pw * double(i) / double(n - 1)); };
   auto y_of = [&](double v) { return top + ph * (hi - v) / (hi - lo); };
 
@@ -59,7 +62,7 @@ std::string ssim_plot_svg(const Report& r) {
     s << "<line x1=\"" << num(x) << "\" x2=\"" << num(x) << "\" y1=\"" << top + ph << "\" y2=\"" << top + ph + 5
       << "\" stroke=\"#555\"/>\n";
     s << "<text transform=\"translate(" << num(x + 4) << "," << num(top + ph + 12) << ") rotate(45)\">"
-      << html_escape(r.splits[i].name) << "</text>\n";
+      << html_escape(splits[i].name) << "</text>\n";
   }
   s << "<text x=\"" << num(left + pw / 2) << "\" y=\"" << H - 6
     << "\" text-anchor=\"middle\" class=\"axis\">split layer (deeper →)</text>\n";
@@ -76,12 +79,12 @@ std::string ssim_plot_svg(const Report& r) {
     std::string points;
     std::ostringstream marks;
     for (size_t i = 0; i < n; ++i) {
-      const Cell* c = r.find(r.splits[i].name, a);
+      const Cell* c = r.find(splits[i].name, a);
       if (!c) continue;
       const double v = mean_of(c->quality.ssim_reference);
       points += num(x_of(i)) + "," + num(y_of(v)) + " ";
       char tip[96];
-      std::snprintf(tip, sizeof tip, "%s at %s: SSIM %.3f", attack_name(a), r.splits[i].name.c_str(), v);
+      std::snprintf(tip, sizeof tip, "%s at %s: SSIM %.3f", attack_name(a), splits[i].name.c_str(), v);
       marks << "<circle cx=\"" << num(x_of(i)) << "\" cy=\"" << num(y_of(v)) << "\" r=\"4\" fill=\""
             << attack_colour(a) << "\"><title>" << html_escape(tip) << "</title></circle>\n";
     }

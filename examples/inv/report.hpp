@@ -76,8 +76,8 @@ void write_report(const std::string& dir, const Report& r);
 /// The split × attack table of mean PSNR and SSIM (reference) for the terminal.
 std::string console_table(const Report& r);
 
-/// The inline SVG plot of SSIM (reference) against split depth, one line per attack,
-/// with the 0.3 "recognisable" threshold dashed (plot.cpp).
+/// The inline SVG plot of SSIM (reference) against split depth (the splits in network
+/// order), one line per attack, with the 0.3 "recognisable" threshold dashed (plot.cpp).
 std::string ssim_plot_svg(const Report& r);
 
 /// The images of a batch (N, C, H, W) in [0, 1] tiled in one row (io::make_grid); with
