@@ -221,12 +221,13 @@ TEST_CASE("an interrupted or killed sweep leaves only complete files, and a reru
                          kTarget);
 
   SECTION("Ctrl-C: temporaries removed, exit code 130, the partial report says it is incomplete") {
-    const pid_t pid = spawn_inv(args);
+    const pid_t pid = spawn_inv(args, false, tmp.file("sweep.err"));
     wait_for_file(out + "/index.html");  // the first split is done (the page is written last)
     ::kill(pid, SIGINT);
     int status = 0;
     ::waitpid(pid, &status, 0);
     CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 130));
+    CHECK_THAT(read_text(tmp.file("sweep.err")), Catch::Contains("rerun the same command to resume"));
     CHECK(check_complete(out) == 0);
     CHECK(io::file_exists(out + "/target.invckpt"));
     const auto partial = parse_json(read_text(out + "/results.json"));
@@ -319,4 +320,21 @@ TEST_CASE("the SSIM plot puts the splits in network order, whatever order --spli
   REQUIRE(conv1 != std::string::npos);
   REQUIRE(relu2 != std::string::npos);
   CHECK(conv1 < relu2);
+}
+
+TEST_CASE("an interrupted attack does not promise to resume", "[cli]") {
+  TempDir tmp;
+  const std::string data = tmp.file("tiny"), ckpt = tmp.file("t.invckpt"), out = tmp.file("a");
+  write_tiny_dataset(data);
+  REQUIRE(run_inv(with(with({"train", "--dataset", data, "--out", ckpt}, kRun), kTarget), tmp).code == 0);
+  const pid_t pid = spawn_inv({"attack", "--checkpoint", ckpt, "--split", "fc3", "--rmle-iterations", "10000000",
+                               "--threads", "1", "--out", out},
+                              false, tmp.file("attack.err"));
+  wait_for_file_in(out);  // features.npy: the attack is running
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 130));
+  CHECK_THAT(read_text(tmp.file("attack.err")),
+             Catch::Contains("interrupted (Interrupt): removing temporary files\n") && !Catch::Contains("resume"));
 }

@@ -22,6 +22,7 @@
 #include "attacks.hpp"
 #include "commands.hpp"
 #include "datasets.hpp"
+#include "files.hpp"
 #include "report.hpp"
 
 namespace cli {
@@ -125,6 +126,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   const std::string out = f.get_text("out", "out/" + dataset_slug(s.dataset) + "-" + s.model + "-" + s.preset);
   prepare_output_directory(out);
   prepare_output_directory(out + "/cache");
+  set_interrupt_note("; rerun the same command to resume (the target and the finished attacks are reused)");
   inv::train::Progress progress(s.quiet);
 
   // Data and target.

@@ -30,6 +30,7 @@ int cmd_train(const Args& args) {
   apply_threads(s);
   const std::string out = f.get_text("out", "out/" + dataset_slug(s.dataset) + "-" + s.model + ".invckpt");
   prepare_output_files({out, training_checkpoint_path(out), training_log_path(out)}, "--out");
+  set_interrupt_note("; rerun the same command to resume after the last finished epoch");
 
   const DataSource src = locate_dataset(s.dataset, s.data_dir, INV_SOURCE_DIR);
   const auto spec = inv::models::spec_by_name(s.model);

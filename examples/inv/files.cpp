@@ -25,6 +25,7 @@ namespace {
 
 std::mutex g_mutex;
 std::vector<std::string> g_dirs;
+std::string g_note;
 
 /// The PID of a temporary "NAME.tmp.PID", or -1 when `name` is not one.
 long temporary_pid(const std::string& name) {
@@ -55,10 +56,9 @@ int remove_temporaries(const std::string& dir, Predicate remove) {
 void watch_signals(sigset_t set) {
   int sig = 0;
   if (sigwait(&set, &sig) != 0) return;
-  std::fprintf(stderr, "\ninterrupted (%s): removing temporary files; rerun the same command to resume\n",
-               strsignal(sig));
   {
     std::lock_guard<std::mutex> lock(g_mutex);
+    std::fprintf(stderr, "\ninterrupted (%s): removing temporary files%s\n", strsignal(sig), g_note.c_str());
     const long self = long(::getpid());
     for (const auto& d : g_dirs) remove_temporaries(d, [&](long pid) { return pid == self; });
   }
@@ -88,6 +88,11 @@ void install_interrupt_handler() {
 void watch_directory(const std::string& dir) {
   std::lock_guard<std::mutex> lock(g_mutex);
   g_dirs.push_back(dir);
+}
+
+void set_interrupt_note(const std::string& note) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_note = note;
 }
 
 int clean_stale_temporaries(const std::string& dir) {

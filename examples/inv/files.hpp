@@ -4,7 +4,8 @@
 // NAME.tmp.PID, flushed, then renamed over NAME), so a file either has its old content or
 // its complete new one. What an interruption can leave is the temporary itself:
 //   * Ctrl-C / SIGTERM / SIGHUP: a watcher thread removes this process's temporaries from
-//     the output directories, then exits with 128 + the signal number.
+//     the output directories, says so (and, for train and sweep, that a rerun resumes),
+//     then exits with 128 + the signal number.
 //   * SIGKILL or a crash cannot be caught; the next run in the same directory removes the
 //     temporaries of processes that are no longer running (clean_stale_temporaries).
 #pragma once
@@ -20,6 +21,10 @@ void install_interrupt_handler();
 
 /// Adds a directory whose temporaries the interrupt handler removes.
 void watch_directory(const std::string& dir);
+
+/// What the interrupt message adds after "interrupted (SIGNAL): removing temporary files",
+/// e.g. "; rerun the same command to resume" for the commands that resume (none by default).
+void set_interrupt_note(const std::string& note);
 
 /// Removes NAME.tmp.PID files in `dir` (recursively) whose process PID is not running.
 /// Returns how many were removed.

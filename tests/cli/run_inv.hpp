@@ -181,9 +181,10 @@ inline int check_complete(const fs::path& dir) {
   return temporaries;
 }
 
-/// Starts inv in the background (output discarded); returns its process id. With
-/// `ignore_hangup` the child starts with SIGHUP ignored, as under nohup.
-inline pid_t spawn_inv(const std::vector<std::string>& args, bool ignore_hangup = false) {
+/// Starts inv in the background (output discarded, or stderr into `stderr_path`); returns
+/// its process id. With `ignore_hangup` the child starts with SIGHUP ignored, as under nohup.
+inline pid_t spawn_inv(const std::vector<std::string>& args, bool ignore_hangup = false,
+                       const std::string& stderr_path = "") {
   std::vector<std::string> all = {INV_CLI_PATH};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -194,7 +195,7 @@ inline pid_t spawn_inv(const std::vector<std::string>& args, bool ignore_hangup 
   if (pid == 0) {
     const int null = ::open("/dev/null", O_WRONLY);
     ::dup2(null, 1);
-    ::dup2(null, 2);
+    ::dup2(stderr_path.empty() ? null : ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
     if (ignore_hangup) ::signal(SIGHUP, SIG_IGN);
     ::execv(INV_CLI_PATH, argv.data());
     ::_exit(127);
