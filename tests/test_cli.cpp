@@ -338,3 +338,17 @@ TEST_CASE("an interrupted attack does not promise to resume", "[cli]") {
   CHECK_THAT(read_text(tmp.file("attack.err")),
              Catch::Contains("interrupted (Interrupt): removing temporary files\n") && !Catch::Contains("resume"));
 }
+
+TEST_CASE("--attacker-set disjoint against a target trained with holdout 0 says what to do", "[cli]") {
+  TempDir tmp;
+  const std::string data = tmp.file("tiny"), ckpt = tmp.file("t.invckpt");
+  write_tiny_dataset(data);
+  REQUIRE(run_inv(with({"train", "--dataset", data, "--epochs", "1", "--holdout", "0", "--out", ckpt}, kRun), tmp)
+              .code == 0);
+  check_error(run_inv(with(with({"attack", "--checkpoint", ckpt, "--split", "conv1", "--attack", "query-free",
+                                 "--attacker-set", "disjoint", "--out", tmp.file("o")},
+                                kRun),
+                           kAttack),
+                      tmp),
+              1, {"the target was trained with holdout 0", "inv train --holdout N"});
+}

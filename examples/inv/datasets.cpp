@@ -229,7 +229,8 @@ AttackerData make_attacker_data(const Dataset& train, int64_t holdout, const Att
   const bool disjoint = a.set == "disjoint";
   const int64_t begin = disjoint ? train.size() - holdout : 0;
   const int64_t pool = disjoint ? holdout : train.size() - holdout;
-  INV_CHECK(pool > 0, "--attacker-set disjoint needs held-out training images, but --holdout is 0");
+  INV_CHECK(pool > 0, "--attacker-set disjoint needs training images the target never saw, but the target was "
+                      "trained with holdout 0; train one that holds some out (inv train --holdout N)");
   const int64_t n = a.images > 0 ? std::min(a.images, pool) : pool;
   std::vector<int64_t> idx(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) idx[size_t(i)] = begin + i;
