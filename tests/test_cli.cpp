@@ -43,7 +43,7 @@ TEST_CASE("inv train, info and attack on a tiny dataset", "[cli]") {
   Result r = run_inv(with(with({"train", "--dataset", data, "--out", ckpt, "--seed", "3"}, kRun), kTarget), tmp);
   INFO(r.err);
   REQUIRE(r.code == 0);
-  CHECK_THAT(r.out, Catch::Contains("test accuracy") && Catch::Contains("24 training images"));
+  CHECK_THAT(r.out, Catch::Contains("test accuracy") && Catch::Contains("(9 images) after 1 epoch on 24 training images"));
   const io::Checkpoint ck = io::load_checkpoint(ckpt);
   CHECK(ck.metadata.at("model") == "lenet");
   CHECK(ck.metadata.at("dataset") == data);
@@ -75,6 +75,8 @@ TEST_CASE("inv train, info and attack on a tiny dataset", "[cli]") {
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK_THAT(r.out, Catch::Contains("white-box at ReLU2") && Catch::Contains("SSIM"));
+  CHECK_THAT(r.out, Catch::Contains("white-box at ReLU2 (16,8,8): PSNR") && !Catch::Contains("((") &&
+                        !Catch::Contains("-0.000"));
   CHECK(io::load_npy(wb + "/features.npy").shape() == Shape({3, 16, 8, 8}));
   CHECK(io::load_npy(wb + "/reconstructions.npy").shape() == Shape({3, 1, 28, 28}));
   CHECK(io::load_image(wb + "/reconstruction.png", 1).shape() == Shape({1, 2 + 2 * 30, 2 + 3 * 30}));
@@ -351,4 +353,22 @@ TEST_CASE("--attacker-set disjoint against a target trained with holdout 0 says 
                            kAttack),
                       tmp),
               1, {"the target was trained with holdout 0", "inv train --holdout N"});
+}
+
+TEST_CASE("a diverging decoder or shadow training is warned about", "[cli]") {
+  TempDir tmp;
+  const std::string data = tmp.file("tiny"), ckpt = tmp.file("t.invckpt");
+  write_tiny_dataset(data);
+  REQUIRE(run_inv(with(with({"train", "--dataset", data, "--out", ckpt}, kRun), kTarget), tmp).code == 0);
+  for (const std::string attack : {"black-box", "query-free"}) {
+    const Result r = run_inv(with({"attack", "--checkpoint", ckpt, "--split", "conv1", "--attack", attack,
+                                   "--attacker-lr", "1e6", "--decoder-epochs", "3", "--shadow-epochs", "3",
+                                   "--attacker-images", "8", "--rmle-iterations", "3", "--out", tmp.file(attack)},
+                                  kRun),
+                             tmp);
+    INFO(attack << ": " << r.err);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.err, Catch::Contains("warning: the ") && Catch::Contains("(diverged?)") &&
+                          Catch::Contains("try a lower --attacker-lr"));
+  }
 }

@@ -134,6 +134,15 @@ AttackResult run_attack(Target& target, const AttackJob& job, const Tensor& feat
       break;
     }
   }
+  // A decoder's MSE or a shadow's cross-entropy is of order 1 when its training works.
+  if (!r.train_loss.empty() && !(r.train_loss.back() <= kDivergedLoss)) {
+    char loss[32];
+    std::snprintf(loss, sizeof loss, "%.3g", r.train_loss.back());
+    std::fprintf(stderr, "inv: warning: the %s at %s ended its training with loss %s (diverged?); its "
+                 "reconstruction is likely meaningless: try a lower --attacker-lr\n",
+                 job.attack == Attack::BlackBox ? "black-box decoder" : "query-free shadow model", job.split.c_str(),
+                 loss);
+  }
   r.seconds = seconds_since(t0);
   return r;
 }

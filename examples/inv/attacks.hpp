@@ -43,8 +43,13 @@ struct AttackResult {
   std::vector<double> train_loss;  // decoder / shadow loss per epoch
 };
 
+/// A decoder or shadow whose last epoch's mean training loss is above this has diverged.
+constexpr double kDivergedLoss = 1e4;
+
 /// Runs `job` against `target` on the observed features (N, ...) of split `job.split`.
-/// `attacker` is needed by black-box and query-free (nullptr otherwise). Throws inv::Error.
+/// `attacker` is needed by black-box and query-free (nullptr otherwise). Throws inv::Error
+/// (a non-finite training loss among others); a last-epoch loss above kDivergedLoss only
+/// prints a warning on stderr.
 AttackResult run_attack(Target& target, const AttackJob& job, const inv::Tensor& features,
                         const AttackerData* attacker);
 

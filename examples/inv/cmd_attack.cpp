@@ -169,13 +169,13 @@ int cmd_attack(const Args& args, const std::string& command_line) {
     const auto q = score_reconstruction(t, originals.images, r.reconstruction);
     write_metrics(out, command_line, job, r, t, &originals, &q);
     const auto ps = inv::metrics::summarize_psnr(q.psnr);
-    std::printf("%s at %s (%s): PSNR %.2f dB%s, SSIM %.3f (reference), %.3f (Gaussian), %.1f s\n",
-                attack_name(attack), split.c_str(), inv::to_string(layer.shape).c_str(), ps.finite_mean,
-                ps.exact ? " (some exact)" : "", mean_of(q.ssim_reference), mean_of(q.ssim_gaussian), r.seconds);
+    std::printf("%s at %s %s: PSNR %.2f dB%s, SSIM %s (reference), %s (Gaussian), %.1f s\n", attack_name(attack),
+                split.c_str(), inv::to_string(layer.shape).c_str(), ps.finite_mean, ps.exact ? " (some exact)" : "",
+                fixed(mean_of(q.ssim_reference), 3).c_str(), fixed(mean_of(q.ssim_gaussian), 3).c_str(), r.seconds);
   } else {
     write_metrics(out, command_line, job, r, t, nullptr, nullptr);
-    std::printf("%s at %s: reconstructed %lld images in %.1f s (no originals given, so no metrics)\n",
-                attack_name(attack), split.c_str(), static_cast<long long>(recon.size(0)), r.seconds);
+    std::printf("%s at %s: reconstructed %s in %.1f s (no originals given, so no metrics)\n", attack_name(attack),
+                split.c_str(), count_of(recon.size(0), "image").c_str(), r.seconds);
   }
   std::printf("wrote %s/reconstruction.png, reconstructions.npy, features.npy, metrics.json%s\n", out.c_str(),
               originals.images.defined() ? ", metrics.csv" : "");

@@ -177,8 +177,9 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   r.target_checkpoint = t.path;
   r.target_reused = reused || f.given("target");
   r.settings = describe(s);
-  r.settings.push_back({"target", "target", t.meta("epochs") + " epochs, seed " + t.meta("seed") + ", trained on " +
-                                                t.meta("train_images") + " images"});
+  r.settings.push_back({"target", "target", count_of(std::stoll(t.meta("epochs", "0")), "epoch") + ", seed " +
+                                                t.meta("seed") + ", trained on " +
+                                                count_of(std::stoll(t.meta("train_images", "0")), "image")});
   if (any_attacker) r.settings.push_back({"attacker_data", "attacker's data", attacker.description});
   r.attacks = attacks;
   r.originals = originals.images;
@@ -231,9 +232,10 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
       cell.png = split + "-" + attack_name(a) + ".png";
       inv::io::save_png(out + "/" + cell.png, comparison_grid(originals.images, cell.reconstructions));
       char line[160];
-      std::snprintf(line, sizeof line, "    %s %s: SSIM %.3f, PSNR %.2f dB (%.1f s%s)", split.c_str(), attack_name(a),
-                    mean_of(cell.quality.ssim_reference), inv::metrics::summarize_psnr(cell.quality.psnr).finite_mean,
-                    c.seconds, cell.reused ? ", cached" : "");
+      std::snprintf(line, sizeof line, "    %s %s: SSIM %s, PSNR %.2f dB (%.1f s%s)", split.c_str(), attack_name(a),
+                    fixed(mean_of(cell.quality.ssim_reference), 3).c_str(),
+                    inv::metrics::summarize_psnr(cell.quality.psnr).finite_mean, c.seconds,
+                    cell.reused ? ", cached" : "");
       progress.message(line);
       r.cells.push_back(std::move(cell));
     }

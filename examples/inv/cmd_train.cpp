@@ -41,9 +41,9 @@ int cmd_train(const Args& args) {
   s.target.holdout = holdout;
 
   const Target t = train_target(s, src, train, test, holdout, out);
-  std::printf("%s: %s %.2f%% (%lld images) after %lld epochs on %lld training images\n", out.c_str(),
-              src.accuracy_label.c_str(), 100 * t.test_accuracy(), static_cast<long long>(test.size()),
-              static_cast<long long>(s.target.epochs), static_cast<long long>(train.size() - holdout));
+  std::printf("%s: %s %.2f%% (%s) after %s on %s\n", out.c_str(), src.accuracy_label.c_str(),
+              100 * t.test_accuracy(), count_of(test.size(), "image").c_str(),
+              count_of(s.target.epochs, "epoch").c_str(), count_of(train.size() - holdout, "training image").c_str());
   std::printf("training log: %s\n", training_log_path(out).c_str());
   return 0;
 }

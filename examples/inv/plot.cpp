@@ -84,7 +84,7 @@ std::string ssim_plot_svg(const Report& r) {
       const double v = mean_of(c->quality.ssim_reference);
       points += num(x_of(i)) + "," + num(y_of(v)) + " ";
       char tip[96];
-      std::snprintf(tip, sizeof tip, "%s at %s: SSIM %.3f", attack_name(a), splits[i].name.c_str(), v);
+      std::snprintf(tip, sizeof tip, "%s at %s: SSIM %s", attack_name(a), splits[i].name.c_str(), fixed(v, 3).c_str());
       marks << "<circle cx=\"" << num(x_of(i)) << "\" cy=\"" << num(y_of(v)) << "\" r=\"4\" fill=\""
             << attack_colour(a) << "\"><title>" << html_escape(tip) << "</title></circle>\n";
     }

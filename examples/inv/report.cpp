@@ -34,6 +34,14 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  std::string t = buf;
+  if (t[0] == '-' && t.find_first_not_of("-0.") == std::string::npos) t.erase(0, 1);
+  return t;
+}
+
 double mean_of(const std::vector<double>& v) {
   if (v.empty()) return NAN;
   double s = 0;
@@ -71,7 +79,7 @@ std::string shape_text(const inv::Shape& s, bool ascii = false) {
 std::string psnr_text(const std::vector<double>& psnr) {
   const auto s = inv::metrics::summarize_psnr(psnr);
   if (s.exact == s.count) return "inf";
-  std::string t = printf_str("%.2f", s.finite_mean);
+  std::string t = fixed(s.finite_mean, 2);
   if (s.exact > 0) t += " (" + std::to_string(s.exact) + " exact)";
   return t;
 }
@@ -144,7 +152,8 @@ std::string console_table(const Report& r) {
         continue;
       }
       const double ssim = mean_of(c->quality.ssim_reference);
-      std::snprintf(buf, sizeof buf, "  %-12s %6.3f%s", psnr_text(c->quality.psnr).c_str(), ssim, ssim > 0.3 ? "*" : " ");
+      std::snprintf(buf, sizeof buf, "  %-12s %6s%s", psnr_text(c->quality.psnr).c_str(), fixed(ssim, 3).c_str(),
+                    ssim > 0.3 ? "*" : " ");
       row += buf;
     }
     line(row);
@@ -328,7 +337,7 @@ footer { color: #5b6670; font-size: 13px; margin-top: 30px; }
 )";
 
 std::string ssim_cell(double v) {
-  return std::string("<td class=\"") + (v > 0.3 ? "ok" : "") + "\">" + printf_str("%.3f", v) + "</td>";
+  return std::string("<td class=\"") + (v > 0.3 ? "ok" : "") + "\">" + fixed(v, 3) + "</td>";
 }
 
 std::string results_table_html(const Report& r) {
@@ -352,7 +361,7 @@ std::string results_table_html(const Report& r) {
       }
       h << "<td class=\"sep\">" << html_escape(psnr_text(c->quality.psnr)) << "</td>"
         << ssim_cell(mean_of(c->quality.ssim_reference)) << "<td>"
-        << printf_str("%.3f", mean_of(c->quality.ssim_gaussian)) << "</td>";
+        << fixed(mean_of(c->quality.ssim_gaussian), 3) << "</td>";
     }
     h << "</tr>\n";
   }
@@ -381,7 +390,7 @@ std::string reconstructions_html(const Report& r) {
       const Cell* c = r.find(s.name, a);
       if (!c) continue;
       const std::string detail = "PSNR " + html_escape(psnr_text(c->quality.psnr)) + " dB · SSIM " +
-                                 printf_str("%.3f", mean_of(c->quality.ssim_reference));
+                                 fixed(mean_of(c->quality.ssim_reference), 3);
       h << strip_html(attack_name(a), detail, comparison_grid(Tensor(), c->reconstructions), attack_colour(a));
     }
     h << "</div>\n";

@@ -87,6 +87,10 @@ inv::Tensor comparison_grid(const inv::Tensor& originals, const inv::Tensor& rec
 /// Text escaped for HTML element content and attribute values.
 std::string html_escape(const std::string& s);
 
+/// `v` with `decimals` digits after the point ("%.3f"), without the sign of a value that
+/// rounds to zero: -0.0001 is "0.000", not "-0.000".
+std::string fixed(double v, int decimals);
+
 /// Mean of a list (NaN when empty).
 double mean_of(const std::vector<double>& v);
 

@@ -33,6 +33,10 @@ std::string fmt(double v) {
   return buf;
 }
 
+std::string count_of(int64_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 // ---------------------------------------------------------------------------
 // Per-split rMLE settings
 // ---------------------------------------------------------------------------

@@ -106,4 +106,7 @@ std::vector<SettingRow> describe(const Settings& s);
 /// "1e-03"-style short formatting of a hyperparameter.
 std::string fmt(double v);
 
+/// "1 epoch", "2 epochs": the count and the noun, plural unless the count is 1.
+std::string count_of(int64_t n, const std::string& noun);
+
 }  // namespace cli

@@ -126,8 +126,8 @@ Target train_target(const Settings& s, const DataSource& src, const Dataset& tra
   inv::optim::Adam adam(t.net->parameters(), {s.target.lr, 0.9, 0.999, 1e-3, 0, true});
   inv::optim::StepLR sched(adam, s.target.halve_every > 0 ? s.target.halve_every : 1,
                            s.target.halve_every > 0 ? 0.5 : 1.0);
-  inv::train::Progress(s.quiet).message("training " + s.model + " on " + std::to_string(part.size()) + " " +
-                                        src.display + " images for " + std::to_string(o.epochs) + " epochs");
+  inv::train::Progress(s.quiet).message("training " + s.model + " on " + count_of(part.size(), src.display + " image") +
+                                        " for " + count_of(o.epochs, "epoch"));
   inv::train::fit(*t.net, adam, &sched, part, o);
 
   const auto eval = inv::train::evaluate(*t.net, test, t.spec.mean, t.spec.std);
