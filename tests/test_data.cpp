@@ -1,8 +1,7 @@
-// The data layer: CRC-32, gzip, IDX (MNIST), CIFAR-10 binary, image folders, Dataset
-// and DataLoader. Every reader gets exact read-back values and its corrupt inputs
+// The data layer: CRC-32, gzip, IDX (MNIST), CIFAR-10 binary, Dataset and DataLoader
+// (image folders: test_image_folder.cpp). Every reader gets exact read-back values and its corrupt inputs
 // (written here into a temporary directory); the shared datasets are checked when
 // present.
-#include <stb_image_write.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +10,6 @@
 #include <inv/data/cifar.hpp>
 #include <inv/data/dataset.hpp>
 #include <inv/data/idx.hpp>
-#include <inv/data/image_folder.hpp>
 #include <inv/data/loader.hpp>
 #include <inv/inv.hpp>
 #include <inv/io/crc32.hpp>
@@ -274,6 +272,21 @@ TEST_CASE("Dataset subset, head and first index of each class", "[data][dataset]
   CHECK_THROWS_WITH(bad.check(), Catch::Contains("7 images but 6 labels"));
 }
 
+TEST_CASE("interleave_classes: round-robin by class, each class in its own order (worked example)",
+          "[data][dataset]") {
+  Dataset ds;
+  ds.classes = {"a", "b", "c"};
+  ds.labels = {0, 0, 0, 0, 1, 1, 1, 2, 2};
+  std::vector<float> ids(9);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = float(i);
+  ds.images = from_vector(ids, {9, 1, 1, 1});
+  const Dataset mixed = interleave_classes(ds);
+  CHECK(mixed.labels == I{0, 1, 2, 0, 1, 2, 0, 1, 0});
+  CHECK(mixed.images.to_vector<float>() == std::vector<float>{0, 4, 7, 1, 5, 8, 2, 6, 3});
+  CHECK(mixed.classes == ds.classes);
+  CHECK(interleave_classes(Dataset{zeros({0, 1, 1, 1}), {}, {"a"}}).size() == 0);
+}
+
 // ---------------------------------------------------------------------------
 // IDX
 // ---------------------------------------------------------------------------
@@ -496,116 +509,6 @@ TEST_CASE("CIFAR-10 reader rejects bad files", "[data][cifar]") {
   wrong.images = zeros({1, 3, 28, 28});
   wrong.labels = {0};
   CHECK_THROWS_WITH(write_cifar10_binary(dir.file("w.bin"), wrong), Contains("(1,3,32,32)"));
-}
-
-// ---------------------------------------------------------------------------
-// Image folders
-// ---------------------------------------------------------------------------
-
-namespace {
-
-void write_png(const std::string& path, int w, int h, int comp, const Bytes& pixels) {
-  REQUIRE(stbi_write_png(path.c_str(), w, h, comp, pixels.data(), w * comp) != 0);
-}
-
-}  // namespace
-
-TEST_CASE("image folders: classes and files sorted, pixels exact", "[data][image_folder]") {
-  TempDir dir;
-  for (const char* c : {"dog", "cat", ".hidden"}) fs::create_directories(dir.path / c);
-  io::write_file_atomic(dir.file("readme.txt"), std::string("a file, not a class"));
-  // cat: two grey 2x3 PNGs (b before a in creation, sorted by name on load) and a text file.
-  write_png(dir.file("cat/b.png"), 3, 2, 1, {10, 20, 30, 40, 50, 60});
-  write_png(dir.file("cat/a.PNG"), 3, 2, 1, {0, 255, 1, 2, 3, 4});
-  io::write_file_atomic(dir.file("cat/notes.txt"), std::string("ignored"));
-  // dog: one RGB BMP.
-  Bytes rgb(2 * 3 * 3);
-  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = uint8_t(i * 10);
-  REQUIRE(stbi_write_bmp(dir.file("dog/x.bmp").c_str(), 3, 2, 3, rgb.data()) != 0);
-  write_png(dir.file(".hidden/h.png"), 3, 2, 1, Bytes(6, 0));
-
-  const Dataset ds = load_image_folder(dir.path.string(), 3);
-  CHECK(ds.classes == std::vector<std::string>{"cat", "dog"});
-  CHECK(ds.labels == I{0, 0, 1});
-  CHECK(ds.images.shape() == Shape{3, 3, 2, 3});
-  // a.PNG first; grey replicated to R, G, B.
-  for (int64_t c = 0; c < 3; ++c) {
-    CHECK(ds.images.at<float>({0, c, 0, 1}) == 1.0f);
-    CHECK(ds.images.at<float>({0, c, 1, 2}) == 4.0f / 255.0f);
-    CHECK(ds.images.at<float>({1, c, 0, 0}) == 10.0f / 255.0f);
-  }
-  // The BMP, interleaved RGB -> planar: pixel (1, 2) is bytes 15, 16, 17 -> 150, 160, 170.
-  CHECK(ds.images.at<float>({2, 0, 1, 2}) == 150.0f / 255.0f);
-  CHECK(ds.images.at<float>({2, 1, 1, 2}) == 160.0f / 255.0f);
-  CHECK(ds.images.at<float>({2, 2, 1, 2}) == 170.0f / 255.0f);
-
-  const Dataset grey = load_image_folder(dir.path.string(), 1);
-  CHECK(grey.images.shape() == Shape{3, 1, 2, 3});
-  CHECK(grey.images.at<float>({1, 0, 1, 2}) == 60.0f / 255.0f);
-  // stb's luma: (77 R + 150 G + 29 B) >> 8 = (11550 + 24000 + 4930) >> 8 = 158.
-  CHECK(grey.images.at<float>({2, 0, 1, 2}) == 158.0f / 255.0f);
-}
-
-TEST_CASE("image folders: clear errors", "[data][image_folder]") {
-  using Catch::Contains;
-  TempDir dir;
-  CHECK_THROWS_WITH(load_image_folder(dir.file("nope")), Contains("is not a directory"));
-  CHECK_THROWS_WITH(load_image_folder(dir.path.string()), Contains("no class folders"));
-  CHECK_THROWS_WITH(load_image_folder(dir.path.string(), 2), Contains("channels must be 1 or 3"));
-  fs::create_directories(dir.path / "a");
-  fs::create_directories(dir.path / "b");
-  write_png(dir.file("a/1.png"), 2, 2, 1, Bytes(4, 7));
-  CHECK_THROWS_WITH(load_image_folder(dir.path.string()), Contains(dir.file("b")) && Contains("has no .png"));
-  write_png(dir.file("b/1.png"), 3, 2, 1, Bytes(6, 7));
-  CHECK_THROWS_WITH(load_image_folder(dir.path.string()), Contains(dir.file("b/1.png")) && Contains("2x3") &&
-                                                              Contains(dir.file("a/1.png")) && Contains("2x2"));
-  fs::remove(dir.path / "b" / "1.png");
-  io::write_file_atomic(dir.file("b/0.jpg"), std::string("this is not a jpeg"));
-  CHECK_THROWS_WITH(load_image_folder(dir.path.string()), Contains(dir.file("b/0.jpg")) && Contains("cannot decode"));
-}
-
-TEST_CASE("image_folder_classes lists the class folders sorted, as load_image_folder labels them",
-          "[data][image_folder]") {
-  TempDir dir;
-  for (const char* c : {"zebra", "ant", ".hidden"}) fs::create_directories(dir.path / c);
-  io::write_file_atomic(dir.file("file.png"), std::string("not a class"));
-  CHECK(image_folder_classes(dir.path.string()) == std::vector<std::string>{"ant", "zebra"});
-  CHECK_THROWS_WITH(image_folder_classes(dir.file("nope")), Catch::Contains("is not a directory"));
-}
-
-TEST_CASE("interleave_classes: round-robin by class, each class in its own order (worked example)",
-          "[data][dataset]") {
-  Dataset ds;
-  ds.classes = {"a", "b", "c"};
-  ds.labels = {0, 0, 0, 0, 1, 1, 1, 2, 2};
-  std::vector<float> ids(9);
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = float(i);
-  ds.images = from_vector(ids, {9, 1, 1, 1});
-  const Dataset mixed = interleave_classes(ds);
-  CHECK(mixed.labels == I{0, 1, 2, 0, 1, 2, 0, 1, 0});
-  CHECK(mixed.images.to_vector<float>() == std::vector<float>{0, 4, 7, 1, 5, 8, 2, 6, 3});
-  CHECK(mixed.classes == ds.classes);
-  CHECK(interleave_classes(Dataset{zeros({0, 1, 1, 1}), {}, {"a"}}).size() == 0);
-}
-
-TEST_CASE("an image folder with classes of different sizes, interleaved: the held-out tail has every class",
-          "[data][image_folder]") {
-  TempDir dir;
-  const std::vector<std::pair<std::string, int>> sizes = {{"a", 5}, {"b", 3}, {"c", 2}};
-  for (const auto& [name, n] : sizes)
-    for (int i = 0; i < n; ++i) {
-      fs::create_directories(dir.path / name);
-      write_png(dir.file(name + "/" + std::to_string(i) + ".png"), 2, 2, 1, Bytes(4, uint8_t(i)));
-    }
-  const Dataset sorted = load_image_folder(dir.path.string(), 1);
-  CHECK(sorted.labels == I{0, 0, 0, 0, 0, 1, 1, 1, 2, 2});  // class by class: a tail is whole classes
-  const Dataset mixed = interleave_classes(sorted);
-  CHECK(mixed.labels == I{0, 1, 2, 0, 1, 2, 0, 1, 0, 0});
-  // A holdout of the last 5: the tail and the rest both hold every class.
-  const std::vector<int64_t> tail(mixed.labels.end() - 5, mixed.labels.end()), head(mixed.labels.begin(),
-                                                                                     mixed.labels.end() - 5);
-  CHECK(std::set<int64_t>(tail.begin(), tail.end()) == std::set<int64_t>{0, 1, 2});
-  CHECK(std::set<int64_t>(head.begin(), head.end()) == std::set<int64_t>{0, 1, 2});
 }
 
 // ---------------------------------------------------------------------------
