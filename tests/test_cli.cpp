@@ -61,6 +61,23 @@ TEST_CASE("inv train, info and attack on a tiny dataset", "[cli]") {
   CHECK(r.code == 0);
   CHECK_THAT(r.err, Catch::Contains("resuming from") && Catch::Contains("after epoch 1"));
 
+  // more epochs continue the same run: the first epoch of a 2-epoch run is the 1-epoch run
+  const std::string longer = tmp.file("out/longer.invckpt"), fresh = tmp.file("out/fresh.invckpt");
+  fs::copy_file(tmp.file("out/tiny-lenet.train.invckpt"), tmp.file("out/longer.train.invckpt"));
+  const std::vector<std::string> two = {"--dataset", data, "--seed", "3", "--threads", "1", "--epochs", "2", "--holdout", "6"};
+  r = run_inv(with({"train", "--out", longer}, two), tmp);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.err, Catch::Contains("resuming from") && Catch::Contains("after epoch 1"));
+  REQUIRE(run_inv(with({"train", "--out", fresh}, two), tmp).code == 0);
+  const io::Checkpoint resumed = io::load_checkpoint(longer), uninterrupted = io::load_checkpoint(fresh);
+  CHECK(resumed.metadata.at("epochs") == "2");
+  REQUIRE(resumed.tensors.size() == uninterrupted.tensors.size());
+  for (size_t i = 0; i < resumed.tensors.size(); ++i) CHECK(equal(resumed.tensors[i].second, uninterrupted.tensors[i].second));
+  // fewer epochs than the state holds: that state cannot be used
+  r = run_inv(with({"train", "--out", longer}, with({"--dataset", data, "--seed", "3", "--threads", "1"}, kTarget)), tmp);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.err, Catch::Contains("ignoring") && Catch::Contains("it is already past epoch 1 (2 epochs done)"));
+
   // info: metadata, layers with output shapes and parameters, split points
   r = run_inv({"info", ckpt}, tmp);
   CHECK(r.code == 0);

@@ -3,7 +3,10 @@
 //   inv train --dataset fashion-mnist --model lenet --epochs 2 --out out/fmnist-lenet.invckpt
 //
 // Writes the model checkpoint (state + metadata), X.train.invckpt (resumed from when a run
-// with the same settings was interrupted) and the per-epoch log X.csv.
+// with the same settings was interrupted) and the per-epoch log X.csv. The same settings
+// with another --epochs resume too, from any state not past the epochs asked for: the
+// first E epochs of a longer run are an E-epoch run, so a long run can be cut short with
+// Ctrl-C and finished at the epoch reached (--epochs E).
 #include <cstdio>
 
 #include "commands.hpp"
@@ -17,7 +20,9 @@ int cmd_train(const Args& args) {
             "Trains a target network of the model zoo (the papers' LeNet or CIFAR CNN) on a dataset with the "
             "reference recipe and writes a checkpoint with the model state and its metadata (model, dataset, test "
             "accuracy, epochs, seed). Progress goes to stderr; an interrupted run resumes from FILE's training "
-            "checkpoint (.train.invckpt) when rerun with the same settings.");
+            "checkpoint (.train.invckpt) when rerun with the same settings, also with a different --epochs that is "
+            "not below the epochs it finished (so a long run stopped with Ctrl-C after E epochs is saved as an "
+            "E-epoch target by rerunning with --epochs E).");
   add_common_flags(f, true, true);
   add_target_flags(f);
   f.section("output");

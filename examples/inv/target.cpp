@@ -1,6 +1,7 @@
 // target.cpp: training, caching and loading the target network (see target.hpp).
 #include "target.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <sstream>
@@ -65,6 +66,16 @@ std::string fingerprint(const Settings& s, const DataSource& src, int64_t holdou
   return os.str();
 }
 
+/// A fingerprint without its epoch count. The learning-rate schedule (halve every N epochs)
+/// does not depend on the total, so the first E epochs of a longer run are exactly an
+/// E-epoch run: a training checkpoint with the same key can be resumed (or finished at once)
+/// by a run of any number of epochs not below the checkpoint's.
+std::string without_epochs(const std::string& fp) {
+  const size_t at = fp.find(";epochs=");
+  if (at == std::string::npos) return fp;
+  return fp.substr(0, at) + fp.substr(std::min(fp.size(), fp.find(';', at + 1)));
+}
+
 std::map<std::string, std::string> training_metadata(const Settings& s, const DataSource& src, int64_t holdout,
                                                      const Dataset& train) {
   const auto& t = s.target;
@@ -114,12 +125,19 @@ Target train_target(const Settings& s, const DataSource& src, const Dataset& tra
     o.augment = [](inv::data::Batch& b, inv::Generator& g) {
       b.images = inv::data::random_affine(inv::data::random_horizontal_flip(b.images, 0.5, g), 10, 0.1, 0.9, 1.1, g);
     };
-  // Resume only from a training checkpoint of the same run.
+  // Resume only from a training checkpoint of the same run (any number of epochs up to ours).
   if (inv::io::file_exists(o.checkpoint)) {
     const auto ck = inv::io::load_checkpoint(o.checkpoint);
-    const auto it = ck.metadata.find("fingerprint");
-    if (it == ck.metadata.end() || it->second != o.metadata["fingerprint"]) {
-      inv::train::Progress(s.quiet).message("ignoring " + o.checkpoint + ": it was written with other settings");
+    const auto fp = ck.metadata.find("fingerprint"), done = ck.metadata.find("epochs_done");
+    std::string why;
+    if (fp == ck.metadata.end() || done == ck.metadata.end() ||
+        without_epochs(fp->second) != without_epochs(o.metadata["fingerprint"]))
+      why = "it was written with other settings";
+    else if (std::stoll(done->second) > o.epochs)
+      why = "it is already past epoch " + std::to_string(o.epochs) + " (" + count_of(std::stoll(done->second), "epoch") +
+            " done)";
+    if (!why.empty()) {
+      inv::train::Progress(s.quiet).message("ignoring " + o.checkpoint + ": " + why);
       std::remove(o.checkpoint.c_str());
     }
   }
