@@ -80,22 +80,6 @@ constexpr size_t kMinMetadataEntryBytes = 4 + 4;          // two empty strings
 constexpr size_t kMinTensorBytes = 4 + 1 + 1 + 8;         // empty name, dtype, rank 0, nbytes
 constexpr size_t kCrcBytes = 4;
 
-/// Bytes shown as a string literal: printable ASCII as is, the rest as \xNN.
-inline std::string quote_bytes(const uint8_t* p, size_t n) {
-  static const char* hex = "0123456789abcdef";
-  std::string out = "\"";
-  for (size_t i = 0; i < n; ++i) {
-    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
-      out += static_cast<char>(p[i]);
-    } else {
-      out += "\\x";
-      out += hex[p[i] >> 4];
-      out += hex[p[i] & 15];
-    }
-  }
-  return out + "\"";
-}
-
 inline std::string hex32(uint32_t v) {
   static const char* hex = "0123456789abcdef";
   std::string out = "0x";
@@ -205,7 +189,7 @@ inline void save_checkpoint(const std::string& path, const Checkpoint& ck) {
 inline Checkpoint parse_checkpoint(const std::vector<uint8_t>& bytes, const std::string& what) {
   const size_t m = std::min<size_t>(bytes.size(), 8);
   INV_CHECK(m == 8 && std::memcmp(bytes.data(), ckpt_detail::kMagic, 8) == 0, what,
-            ": not an inv checkpoint: expected magic INVCKPT, found ", ckpt_detail::quote_bytes(bytes.data(), m),
+            ": not an inv checkpoint: expected magic INVCKPT, found ", quote_bytes(bytes.data(), m),
             m < 8 ? " (the file has only " + std::to_string(bytes.size()) + " bytes)" : "");
   ByteReader r(bytes.data(), bytes.size(), what);
   r.get_bytes(8, "magic");

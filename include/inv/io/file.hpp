@@ -27,6 +27,23 @@
 
 namespace inv::io {
 
+/// Bytes shown as a C-like string literal, printable ASCII as is and the rest as \xNN (the
+/// error messages of the file parsers show with it what a file holds instead of a magic).
+inline std::string quote_bytes(const uint8_t* p, size_t n) {
+  static const char* hex = "0123456789abcdef";
+  std::string out = "\"";
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
+      out += static_cast<char>(p[i]);
+    } else {
+      out += "\\x";
+      out += hex[p[i] >> 4];
+      out += hex[p[i] & 15];
+    }
+  }
+  return out + "\"";
+}
+
 /// "a directory", "a character device", ... for the type bits of a stat mode.
 inline const char* file_type_name(mode_t mode) {
   if (S_ISDIR(mode)) return "a directory";

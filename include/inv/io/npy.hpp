@@ -36,22 +36,6 @@ constexpr size_t kAlign = 64;              // numpy's ARRAY_ALIGN
 constexpr size_t kGrowthAxisMaxDigits = 21;  // numpy's GROWTH_AXIS_MAX_DIGITS
 constexpr size_t kMaxRank = 64;
 
-/// Bytes shown as a C-like string literal: printable ASCII as is, the rest as \xNN.
-inline std::string quote_bytes(const uint8_t* p, size_t n) {
-  static const char* hex = "0123456789abcdef";
-  std::string out = "\"";
-  for (size_t i = 0; i < n; ++i) {
-    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
-      out += static_cast<char>(p[i]);
-    } else {
-      out += "\\x";
-      out += hex[p[i] >> 4];
-      out += hex[p[i] & 15];
-    }
-  }
-  return out + "\"";
-}
-
 /// The parsed header dict.
 struct Header {
   std::string descr;
@@ -256,7 +240,7 @@ inline Tensor parse_npy(const std::vector<uint8_t>& bytes, const std::string& wh
   ByteReader r(bytes.data(), bytes.size(), what);
   const size_t m = std::min<size_t>(bytes.size(), 6);
   INV_CHECK(m == 6 && std::memcmp(bytes.data(), npy_detail::kMagic, 6) == 0, what,
-            ": not a .npy file: expected magic \"\\x93NUMPY\", found ", npy_detail::quote_bytes(bytes.data(), m),
+            ": not a .npy file: expected magic \"\\x93NUMPY\", found ", quote_bytes(bytes.data(), m),
             m < 6 ? " (file is only " + std::to_string(bytes.size()) + " bytes)" : "");
   r.get_bytes(6, "magic");
   const int major = r.get<uint8_t>("format version");
