@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include "temp_dir.hpp"
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <inv/data/cifar.hpp>
@@ -26,22 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path =
-        fs::temp_directory_path() / ("inv_test_data_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using TempDir = inv::testing::TempDir;
 
 Bytes bytes_of(const std::string& s) { return Bytes(s.begin(), s.end()); }
 

@@ -4,6 +4,7 @@
 #include <stb_image_write.h>
 #include <unistd.h>
 
+#include "temp_dir.hpp"
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <set>
@@ -22,22 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("inv_test_image_folder_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using TempDir = inv::testing::TempDir;
 
 void write_png(const std::string& path, int w, int h, int comp, const Bytes& pixels) {
   REQUIRE(stbi_write_png(path.c_str(), w, h, comp, pixels.data(), w * comp) != 0);

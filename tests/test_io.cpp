@@ -1,6 +1,7 @@
 // File formats: the native checkpoint (golden version-1 file, truncation and corruption
 // everywhere, load_into), NumPy .npy (fixtures written by NumPy, byte-identical output)
 // and PNG images (exact round trip, grids, base64).
+#include "temp_dir.hpp"
 #include <catch2/catch.hpp>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -21,25 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "inv_test_io_XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::set<std::string> listing() const {
-    std::set<std::string> names;
-    for (const auto& e : fs::directory_iterator(path)) names.insert(e.path().filename().string());
-    return names;
-  }
-};
+using TempDir = inv::testing::TempDir;
 
 std::string fixture(const std::string& name) { return std::string(INV_FIXTURES_DIR) + "/" + name; }
 

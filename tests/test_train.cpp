@@ -1,4 +1,5 @@
 // Training loop: learning, exact resume, CSV log, checkpoints, divergence, progress output.
+#include "temp_dir.hpp"
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -14,20 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A temporary directory removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("inv_test_train_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
+using TempDir = inv::testing::TempDir;
 
 /// Two classes of 8x8 images: a bright left half (0) or a bright right half (1), plus noise.
 data::Dataset halves(int64_t n, uint64_t seed) {

@@ -3,6 +3,7 @@
 // the completeness of its output files, and starting it in the background.
 #pragma once
 
+#include "../temp_dir.hpp"
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -34,19 +35,7 @@ using namespace inv;
 namespace fs = std::filesystem;
 using testjson::parse_json;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "inv_test_cli_XXXXXX").string();
-    REQUIRE(::mkdtemp(templ.data()) != nullptr);
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using TempDir = inv::testing::TempDir;
 
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
