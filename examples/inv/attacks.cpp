@@ -97,6 +97,17 @@ inv::metrics::ImageQuality score_reconstruction(const Target& target, const Tens
   return inv::attack::score(originals, reconstruction, target.spec.mean, target.spec.std);
 }
 
+AttackJob make_job(const Settings& s, const std::string& split, Attack attack) {
+  AttackJob job;
+  job.attack = attack;
+  job.split = split;
+  job.rmle = rmle_for(s, split, attack);
+  job.attacker = s.attacker;
+  job.seed = s.seed;
+  job.quiet = s.quiet;
+  return job;
+}
+
 AttackResult run_attack(Target& target, const AttackJob& job, const Tensor& features, const AttackerData* attacker) {
   const auto t0 = std::chrono::steady_clock::now();
   const inv::Shape& input_shape = target.spec.input_shape;

@@ -35,6 +35,9 @@ struct AttackJob {
   std::string fingerprint() const;
 };
 
+/// The job of `attack` at `split` under the command's settings.
+AttackJob make_job(const Settings& s, const std::string& split, Attack attack);
+
 struct AttackResult {
   inv::Tensor reconstruction;  // (N, C, H, W), normalised, not clipped
   double seconds = 0;

@@ -153,13 +153,7 @@ int cmd_attack(const Args& args, const std::string& command_line) {
     attacker = make_attacker_data(train, holdout, s.attacker, t.spec.mean, t.spec.std, t.spec.input_shape, s.seed);
   }
 
-  AttackJob job;
-  job.attack = attack;
-  job.split = split;
-  job.rmle = rmle_for(s, split, attack);
-  job.attacker = s.attacker;
-  job.seed = s.seed;
-  job.quiet = s.quiet;
+  const AttackJob job = make_job(s, split, attack);
   const AttackResult r = run_attack(t, job, features, needs_attacker_data(attack) ? &attacker : nullptr);
 
   const inv::Tensor recon = to_pixels(t, r.reconstruction);

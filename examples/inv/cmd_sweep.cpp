@@ -203,13 +203,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
     for (Attack a : attacks) {
       progress.message("[" + std::to_string(k + 1) + "/" + std::to_string(splits.size()) + "] " + split + ": " +
                        attack_name(a) + " attack");
-      AttackJob job;
-      job.attack = a;
-      job.split = split;
-      job.rmle = rmle_for(s, split, a);
-      job.attacker = s.attacker;
-      job.seed = s.seed;
-      job.quiet = s.quiet;
+      const AttackJob job = make_job(s, split, a);
       const std::string key = t.meta("fingerprint") + "|" + t.meta("test_accuracy") + "|" + job.fingerprint() +
                               "|images=" + images_key + "|attacker=" + attacker.description;
       const std::string cache = out + "/cache/" + split + "-" + attack_name(a) + ".invckpt";
