@@ -41,15 +41,20 @@ data::Dataset synthetic(int64_t n, uint64_t seed) {
   return ds;
 }
 
+// The paper's conv layers at batch 32: MNIST LeNet conv1, conv2; CIFAR CNN conv12, conv22, conv32.
+struct ConvCase {
+  const char* name;
+  int64_t cin, cout, k, pad, hw;
+};
+const ConvCase kConvCases[] = {{"lenet.conv1", 1, 8, 5, 0, 28},
+                               {"lenet.conv2", 8, 16, 5, 0, 12},
+                               {"cifar.conv12", 64, 64, 3, 1, 32},
+                               {"cifar.conv22", 128, 128, 3, 1, 16},
+                               {"cifar.conv32", 128, 128, 3, 1, 8}};
+
 // Conv layers at the paper's shapes, batch 32: forward + backward (input and weight gradients).
 void conv_cases() {
-  struct Case {
-    const char* name;
-    int64_t cin, cout, k, pad, hw;
-  };
-  for (const Case c : {Case{"lenet.conv1", 1, 8, 5, 0, 28}, Case{"lenet.conv2", 8, 16, 5, 0, 12},
-                       Case{"cifar.conv12", 64, 64, 3, 1, 32}, Case{"cifar.conv22", 128, 128, 3, 1, 16},
-                       Case{"cifar.conv32", 128, 128, 3, 1, 8}}) {
+  for (const ConvCase c : kConvCases) {
     Generator g(0);
     nn::Conv2d conv(c.cin, c.cout, c.k, Conv2dOptions().padding(c.pad), true, g);
     Tensor x = randn({32, c.cin, c.hw, c.hw}, g).requires_grad_();
@@ -68,13 +73,7 @@ void conv_cases() {
 
 // The conv cases' three passes, kernels called directly (no autograd, no bias gradient).
 void conv_part_cases() {
-  struct Case {
-    const char* name;
-    int64_t cin, cout, k, pad, hw;
-  };
-  for (const Case c : {Case{"lenet.conv1", 1, 8, 5, 0, 28}, Case{"lenet.conv2", 8, 16, 5, 0, 12},
-                       Case{"cifar.conv12", 64, 64, 3, 1, 32}, Case{"cifar.conv22", 128, 128, 3, 1, 16},
-                       Case{"cifar.conv32", 128, 128, 3, 1, 8}}) {
+  for (const ConvCase c : kConvCases) {
     kernels::ConvGeometry geo;
     geo.N = 32, geo.C = c.cin, geo.H = geo.W = c.hw, geo.O = c.cout, geo.kh = geo.kw = c.k;
     geo.pt = geo.pb = geo.pl = geo.pr = c.pad;
