@@ -76,7 +76,11 @@ TEST_CASE("inv train, info and attack on a tiny dataset", "[cli]") {
   // fewer epochs than the state holds: that state cannot be used
   r = run_inv(with({"train", "--out", longer}, with({"--dataset", data, "--seed", "3", "--threads", "1"}, kTarget)), tmp);
   CHECK(r.code == 0);
-  CHECK_THAT(r.err, Catch::Contains("ignoring") && Catch::Contains("it is already past epoch 1 (2 epochs done)"));
+  CHECK_THAT(r.err, Catch::Contains("not resuming from") && Catch::Contains("it is already past epoch 1 (2 epochs done)") &&
+                        Catch::Contains("moved it to"));
+  // ... and is kept aside, not deleted
+  CHECK(io::load_checkpoint(tmp.file("out/longer.train.invckpt.old")).metadata.at("epochs_done") == "2");
+  CHECK(io::load_checkpoint(tmp.file("out/longer.train.invckpt")).metadata.at("epochs_done") == "1");
 
   // info: metadata, layers with output shapes and parameters, split points
   r = run_inv({"info", ckpt}, tmp);

@@ -6,7 +6,9 @@
 // with the same settings was interrupted) and the per-epoch log X.csv. The same settings
 // with another --epochs resume too, from any state not past the epochs asked for: the
 // first E epochs of a longer run are an E-epoch run, so a long run can be cut short with
-// Ctrl-C and finished at the epoch reached (--epochs E).
+// Ctrl-C and finished at the epoch reached (--epochs E). A state that cannot be resumed
+// (other settings, or past the epochs asked for) is moved to X.train.invckpt.old, never
+// deleted.
 #include <cstdio>
 
 #include "commands.hpp"
@@ -22,7 +24,8 @@ int cmd_train(const Args& args) {
             "accuracy, epochs, seed). Progress goes to stderr; an interrupted run resumes from FILE's training "
             "checkpoint (.train.invckpt) when rerun with the same settings, also with a different --epochs that is "
             "not below the epochs it finished (so a long run stopped with Ctrl-C after E epochs is saved as an "
-            "E-epoch target by rerunning with --epochs E).");
+            "E-epoch target by rerunning with --epochs E). A training checkpoint that cannot be resumed is moved "
+            "to FILE's .train.invckpt.old, not deleted.");
   add_common_flags(f, true, true);
   add_target_flags(f);
   f.section("output");

@@ -2,7 +2,9 @@
 #include "target.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <sstream>
 
@@ -136,9 +138,12 @@ Target train_target(const Settings& s, const DataSource& src, const Dataset& tra
     else if (std::stoll(done->second) > o.epochs)
       why = "it is already past epoch " + std::to_string(o.epochs) + " (" + count_of(std::stoll(done->second), "epoch") +
             " done)";
-    if (!why.empty()) {
-      inv::train::Progress(s.quiet).message("ignoring " + o.checkpoint + ": " + why);
-      std::remove(o.checkpoint.c_str());
+    if (!why.empty()) {  // kept, not deleted: it may hold hours of training
+      const std::string kept = o.checkpoint + ".old";
+      INV_CHECK(std::rename(o.checkpoint.c_str(), kept.c_str()) == 0, "cannot move ", o.checkpoint, " to ", kept,
+                ": ", std::strerror(errno));
+      inv::train::Progress(s.quiet).message("not resuming from " + o.checkpoint + ": " + why + "; moved it to " +
+                                            kept + " and training from the start");
     }
   }
   inv::optim::Adam adam(t.net->parameters(), {s.target.lr, 0.9, 0.999, 1e-3, 0, true});
