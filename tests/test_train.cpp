@@ -135,6 +135,49 @@ TEST_CASE("model checkpoints round-trip and mismatches are reported by name", "[
                         Catch::Contains("missing in checkpoint: fc.weight"));
 }
 
+TEST_CASE("every layer type round-trips through a model checkpoint, buffers included", "[train][checkpoint]") {
+  // One of each layer; the stateful ones (Conv2d, ConvTranspose2d, BatchNorm2d, Linear)
+  // differ between the two seeds, and the BatchNorm running statistics are moved off their
+  // initial values by a training-mode forward before saving.
+  auto every_layer = [](uint64_t seed) {
+    Generator g(seed);
+    auto m = std::make_shared<nn::Sequential>();
+    m->emplace<nn::Conv2d>("conv", 2, 4, 3, Conv2dOptions().padding(1), true, g);
+    m->emplace<nn::BatchNorm2d>("bn", 4);
+    m->emplace<nn::LeakyReLU>("lrelu", 0.1);
+    m->emplace<nn::ConvTranspose2d>("convT", 4, 3, 2, ConvTranspose2dOptions().stride(2), true, g);
+    m->emplace<nn::Sigmoid>("sigmoid");
+    m->emplace<nn::MaxPool2d>("maxpool", 2);
+    m->emplace<nn::AvgPool2d>("avgpool", 2);
+    m->emplace<nn::Upsample>("up", UpsampleOptions().size(4, 4));
+    m->emplace<nn::Tanh>("tanh");
+    m->emplace<nn::Dropout>("drop", 0.5);  // (keeps a reference to its generator: the default one)
+    m->emplace<nn::ReLU>("relu");
+    m->emplace<nn::Flatten>("flatten");
+    m->emplace<nn::Linear>("fc", 48, 5, true, g);
+    return m;
+  };
+  TempDir dir;
+  auto a = every_layer(1), b = every_layer(2);
+  {
+    Generator g(3);
+    a->train();
+    NoGradGuard ng;
+    a->forward(randn({3, 2, 4, 4}, g));
+  }
+  train::save_model(dir.file("all.invckpt"), *a, {});
+  train::load_model(dir.file("all.invckpt"), *b);
+  const auto sa = a->state_dict(), sb = b->state_dict();
+  REQUIRE(sa.size() == 10);  // weight and bias of conv, convT, fc; bn's weight, bias, running_mean, running_var
+  REQUIRE(sb.size() == sa.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    INFO(sa[i].first);
+    CHECK(sa[i].first == sb[i].first);
+    CHECK(equal(sa[i].second, sb[i].second));
+  }
+  CHECK_FALSE(equal(every_layer(2)->state_dict()[0].second, sa[0].second));  // the seeds do differ
+}
+
 TEST_CASE("a diverging run stops with a clear error", "[train]") {
   auto train = halves(16, 8);
   train.images.data<float>()[3] = std::nanf("");
