@@ -124,3 +124,48 @@ TEST_CASE("shape helpers: broadcasting rules and messages", "[tensor]") {
   CHECK(wrap_dim(-1, 4, "t") == 3);
   CHECK_THROWS_AS(wrap_dim(4, 4, "t"), Error);
 }
+
+TEST_CASE("freed storage of 64 KiB and more is cached by size and reused, within the limit", "[tensor][allocator]") {
+  const size_t limit = cache_limit_bytes();
+  set_cache_limit_bytes(size_t(1) << 20);  // also empties the cache
+  REQUIRE(cached_bytes() == 0);
+  const void* first;
+  {
+    Tensor a = empty({256, 256});  // 256 KiB
+    first = a.data<float>();
+  }
+  if (!detail::kCacheBlocks) {  // AddressSanitizer build: nothing is cached
+    CHECK(cached_bytes() == 0);
+    set_cache_limit_bytes(limit);
+    return;
+  }
+  CHECK(cached_bytes() == size_t(256) << 10);
+  {
+    {
+      Tensor dirty = empty({256, 256});
+      dirty.fill_(7);
+    }
+    Tensor b = zeros({256, 256});  // the same size: the cached block, zero-filled as asked
+    CHECK(b.data<float>() == first);
+    CHECK(cached_bytes() == 0);
+    const auto values = b.to_vector<double>();
+    CHECK(std::all_of(values.begin(), values.end(), [](double v) { return v == 0; }));
+    Tensor c = empty({128, 256});  // another size: a new block
+    CHECK(c.data<float>() != first);
+  }
+  CHECK(cached_bytes() == (size_t(256) << 10) + (size_t(128) << 10));
+  { Tensor small = empty({100}); }  // below 64 KiB: straight back to malloc
+  CHECK(cached_bytes() == (size_t(384) << 10));
+  {
+    std::vector<Tensor> many;
+    for (int i = 0; i < 6; ++i) many.push_back(empty({256, 256}));
+  }  // 6 x 256 KiB freed: only what fits under the 1 MiB limit is kept
+  CHECK(cached_bytes() <= size_t(1) << 20);
+  CHECK(cached_bytes() >= (size_t(768) << 10));
+  empty_cache();
+  CHECK(cached_bytes() == 0);
+  set_cache_limit_bytes(0);
+  { Tensor d = empty({256, 256}); }
+  CHECK(cached_bytes() == 0);
+  set_cache_limit_bytes(limit);
+}

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "inv/allocator.hpp"
 #include "inv/error.hpp"
 #include "inv/random.hpp"
 #include "inv/shape.hpp"
@@ -43,23 +44,21 @@ inline std::atomic<int64_t>& live_nodes() {
   return n;
 }
 
-/// A 64-byte aligned, uninitialised block of memory.
+/// A 64-byte aligned, uninitialised block of memory (from inv/allocator.hpp).
 class Storage {
  public:
-  explicit Storage(size_t bytes) : bytes_(bytes) {
-    const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-    ptr_ = std::aligned_alloc(64, rounded);
-    if (!ptr_) throw std::bad_alloc();
-  }
-  ~Storage() { std::free(ptr_); }
+  explicit Storage(size_t bytes)
+      : bytes_(bytes), ptr_(BlockCache::instance().allocate(rounded())) {}
+  ~Storage() { BlockCache::instance().release(ptr_, rounded()); }
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   void* data() const { return ptr_; }
   size_t bytes() const { return bytes_; }
 
  private:
-  void* ptr_;
+  size_t rounded() const { return (std::max<size_t>(bytes_, 1) + 63) / 64 * 64; }
   size_t bytes_;
+  void* ptr_;
 };
 
 struct TensorImpl {
