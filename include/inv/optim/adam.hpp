@@ -14,6 +14,7 @@
 
 #include <type_traits>
 
+#include "inv/kernels/simd.hpp"
 #include "inv/optim/optimizer.hpp"
 
 namespace inv::optim {
@@ -56,14 +57,25 @@ class Adam : public Optimizer {
       // Weight decay is either folded into the gradient (Adam) or applied to p first (AdamW).
       const T wd = decoupled_ ? T(0) : T(opt_.weight_decay);
       const T decay = decoupled_ ? T(1 - lr() * opt_.weight_decay) : T(1);
+      // One update of lanes X at element k (X = T, or a vector of T: same operations).
       auto kernel = [&](auto amsgrad) {
-        detail::for_each_element(p.numel(), [&](int64_t k) {
-          const T grad = pg[k] + wd * pp[k];
-          pm[k] = b1 * pm[k] + (1 - b1) * grad;
-          pv[k] = b2 * pv[k] + (1 - b2) * grad * grad;
-          T second = pv[k];
-          if constexpr (decltype(amsgrad)::value) second = px[k] = std::max(px[k], pv[k]);
-          pp[k] = pp[k] * decay - ss * pm[k] / (std::sqrt(second) / bcs + eps);
+        parallel_for(p.numel(), kElementwiseGrain, [&](int64_t begin, int64_t end) {
+          kernels::for_lanes<T>(begin, end, [&](auto x, int64_t k) {
+            using X = decltype(x);
+            using kernels::load_as, kernels::store_as;
+            const X grad = load_as<X>(pg + k) + wd * load_as<X>(pp + k);
+            const X m1 = b1 * load_as<X>(pm + k) + (1 - b1) * grad;
+            const X v1 = b2 * load_as<X>(pv + k) + (1 - b2) * grad * grad;
+            X second = v1;
+            if constexpr (decltype(amsgrad)::value) {
+              const X old = load_as<X>(px + k);
+              second = old < v1 ? v1 : old;  // std::max(old, v1)
+              store_as(px + k, second);
+            }
+            store_as(pm + k, m1);
+            store_as(pv + k, v1);
+            store_as(pp + k, load_as<X>(pp + k) * decay - ss * m1 / (kernels::sqrt_lanes(second) / bcs + eps));
+          });
         });
       };
       if (px)
