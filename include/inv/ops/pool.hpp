@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "inv/kernels/conv_naive.hpp"
+#include "inv/kernels/simd.hpp"
 #include "inv/ops/elementwise.hpp"
 
 namespace inv {
@@ -84,18 +85,21 @@ void max_pool2x2_forward(const T* x, int64_t P, int64_t H, int64_t W, T* y, int3
     for (int64_t oy = 0; oy < OH; ++oy) {
       const T* r0 = xp + 2 * oy * W;
       const T* r1 = r0 + W;
+      const int32_t row = static_cast<int32_t>(2 * oy * W), w = static_cast<int32_t>(W);
+      // Scan order (0,0) (0,1) (1,0) (1,1); a later element wins only if strictly larger
+      // (or NaN). Branch-free and 4 lanes wide: LeNet's rows are 12 and 4 outputs long.
+      INV_SIMD(4)
       for (int64_t ox = 0; ox < OW; ++ox) {
-        // Scan order (0,0) (0,1) (1,0) (1,1); a later element wins only if strictly larger (or NaN).
-        int64_t a = 2 * ox;
+        const int64_t a = 2 * ox;
         T best = r0[a];
-        int32_t arg = static_cast<int32_t>(2 * oy * W + a);
+        int32_t arg = row + static_cast<int32_t>(a);
         const T c[3] = {r0[a + 1], r1[a], r1[a + 1]};
-        const int32_t ci[3] = {arg + 1, static_cast<int32_t>(arg + W), static_cast<int32_t>(arg + W + 1)};
-        for (int k = 0; k < 3; ++k)
-          if (c[k] > best || std::isnan(c[k])) {
-            best = c[k];
-            arg = ci[k];
-          }
+        const int32_t ci[3] = {arg + 1, arg + w, arg + w + 1};
+        for (int k = 0; k < 3; ++k) {
+          const bool take = c[k] > best || c[k] != c[k];
+          best = take ? c[k] : best;
+          arg = take ? ci[k] : arg;
+        }
         yp[oy * OW + ox] = best;
         ip[oy * OW + ox] = arg;
       }
