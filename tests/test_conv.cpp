@@ -126,7 +126,7 @@ struct GeomCase {
 };
 }  // namespace
 
-TEST_CASE("implicit GEMM, col2im and flipped kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
+TEST_CASE("implicit GEMM, col2im, flipped and direct kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
   const std::vector<GeomCase> cases = {
       {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // padding 1
       {3, 4, 9, 8, 6, 3, 3, 2, 2, 1, 2, 0, 1, 2, 2, 2},      // stride 2, asymmetric padding, dilation 2, groups 2
@@ -143,6 +143,9 @@ TEST_CASE("implicit GEMM, col2im and flipped kernels agree with the naive kernel
       {3, 16, 9, 8, 12, 3, 2, 1, 1, 2, 0, 1, 3, 2, 1, 2},    // stride 1, asymmetric padding, dilation 2, groups 2
       {2, 8, 8, 7, 4, 3, 3, 1, 1, 2, -1, 1, -1, 2, 1, 1},    // negative bottom/right padding (conv_transpose2d's)
       {5, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // CIFAR-like 3x3 padding 1, 8-pixel rows
+      {9, 8, 24, 24, 1, 5, 5, 1, 1, 4, 4, 4, 4, 1, 1, 1},    // LeNet's conv1 decoder, 8 -> 1 channel, 28-pixel rows
+      {2, 4, 7, 40, 2, 3, 3, 2, 1, 1, 0, 2, 1, 1, 2, 1},     // 2 outputs, rows of several blocks, stride 2x1
+      {3, 6, 9, 9, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2, 6},      // depthwise, stride 1, dilation 2
   };
   for (Dtype dtype : {kFloat64, kFloat32}) {
     Generator g(1);
@@ -193,6 +196,16 @@ TEST_CASE("implicit GEMM, col2im and flipped kernels agree with the naive kernel
           Tensor dx = copy_data(dx0);
           kernels::conv2d_backward_data_flipped<T>(G, w.data<T>(), dy.data<T>(), dx.data<T>());
           check_dx("backward_data: forward with flipped weights", dx);
+        }
+        // The direct kernels on every shape they can take (any channel count, stride 1 along
+        // the width), whatever the dispatch picks; dx through the dispatched kernel.
+        if (c.sw == 1) {
+          Tensor y = empty_like(dy), yb = empty_like(dy), dx = copy_data(dx0), dw = empty_like(w);
+          kernels::conv2d_forward_direct<T>(G, x.data<T>(), w.data<T>(), nullptr, y.data<T>());
+          kernels::conv2d_forward_direct<T>(G, x.data<T>(), w.data<T>(), bias.data<T>(), yb.data<T>());
+          kernels::conv2d_backward_weight_direct<T>(G, x.data<T>(), dy.data<T>(), dw.data<T>());
+          kernels::conv2d_backward_data_gemm<T>(G, w.data<T>(), dy.data<T>(), dx.data<T>());
+          check("direct (forward, backward_weight)", y, yb, dx, dw);
         }
       });
     }

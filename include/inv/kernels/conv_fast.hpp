@@ -37,9 +37,14 @@
 // (3×3, 16×16); at C = 64, 3.5 vs 10 ms (64 -> 3 channels, 32×32). It is used from
 // kFlippedMinChannels on.
 //
-// (A direct forward kernel for stride-1 convolutions of 64..256 taps was dispatched
-// before; against this forward it lost on every shape measured, 1.3× on LeNet's conv2
-// to 4× on 16 -> 64 channels at 32×32, on 1 and 2 threads, and was removed.)
+// With one or two output channels per group (and stride 1 along the width) the forward
+// and the weight gradient run direct instead (conv2d_forward_direct,
+// conv2d_backward_weight_direct): the GEMM's packed operand would be used by one or two
+// rows only, so packing cost as much as the products. Measured at batch 32 on LeNet's
+// conv1 decoder (8 -> 1 channel, 5×5, padding 4, 28-pixel rows; 1 thread, Zen 4): forward
+// 0.95 ms by GEMM, 0.26 ms direct; weight gradient 1.02 vs 0.24 ms. With more output
+// channels the GEMM wins: LeNet's conv1 (1 -> 8) forward 0.14 vs 0.21 ms; its conv2
+// (8 -> 16, 8-pixel rows, which the direct kernels pad to 32) 0.18 vs 1.02 ms.
 #pragma once
 
 #include <algorithm>
@@ -48,6 +53,7 @@
 
 #include "inv/kernels/conv_naive.hpp"
 #include "inv/kernels/gemm.hpp"
+#include "inv/kernels/simd.hpp"
 #include "inv/parallel.hpp"
 
 namespace inv::kernels {
@@ -384,19 +390,154 @@ void conv2d_backward_gemm(const ConvGeometry& g, const T* x, const T* w, const T
 }
 
 // ---------------------------------------------------------------------------
+// Direct kernels: few output channels per group, stride 1 along the width.
+// ---------------------------------------------------------------------------
+
+/// Output channels per group up to which stride-(·, 1) convolutions run direct.
+constexpr int64_t kDirectMaxOutputs = 2;
+
+namespace detail {
+
+/// Vectors per register block of the direct kernels, and the padded copy they read:
+/// the images of [n0, n1) in planes (C, Hp, Wp) with Wp = a whole number of blocks
+/// plus the kernel's reach, so that every block of every row is read in full.
+template <class T>
+struct DirectInput {
+  static constexpr int64_t NV = 4, BL = NV * kLanes<T>;
+  const T* xp;
+  int64_t Hp, Wp, plane;
+  std::vector<int64_t> tap;  // per group: tap (c, i, j) -> c·plane + i·dh·Wp + j·dw
+
+  DirectInput(const ConvGeometry& g, const T* x, int64_t images) {
+    const int64_t OW = g.OW();
+    Hp = (g.OH() - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+    Wp = (OW + BL - 1) / BL * BL + (g.kw - 1) * g.dw;
+    plane = Hp * Wp;
+    T* buf = scratch<T, 3>(static_cast<size_t>(images * g.C * plane));
+    pad_planes(x, images * g.C, g.H, g.W, g.pt, g.pl, Hp, Wp, buf);
+    xp = buf;
+    tap.resize(static_cast<size_t>(g.K()));
+    for (int64_t c = 0; c < g.Cg(); ++c)
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j) tap[size_t((c * g.kh + i) * g.kw + j)] = c * plane + i * g.dh * Wp + j * g.dw;
+  }
+  /// Start of output row oy of image bi, group gr, in the padded copy.
+  const T* row(const ConvGeometry& g, int64_t bi, int64_t gr, int64_t oy) const {
+    return xp + (bi * g.C + gr * g.Cg()) * plane + oy * g.sh * Wp;
+  }
+};
+
+}  // namespace detail
+
+/// y = conv(x, w) (+ bias) for sw = 1: each output row is cut into blocks of NV vectors
+/// held in registers and accumulated tap by tap from the padded input (no packed
+/// operand: with one or two output channels, packing costs as much as the products).
+template <class T>
+void conv2d_forward_direct(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
+  using V = vec_t<T>;
+  constexpr int64_t VL = kLanes<T>, NV = detail::DirectInput<T>::NV, BL = NV * VL;
+  const int64_t OH = g.OH(), OW = g.OW(), L = g.L(), K = g.K(), Og = g.Og();
+  const int64_t in_size = g.C * g.H * g.W, out_size = g.O * L;
+  parallel_for(g.N, 1, [&](int64_t n, int64_t) {
+    const detail::DirectInput<T> in(g, x + n * in_size, 1);
+    const int64_t* tap = in.tap.data();
+    for (int64_t o = 0; o < g.O; ++o) {
+      const T* wo = w + o * K;
+      const T b = bias ? bias[o] : T(0);
+      for (int64_t oy = 0; oy < OH; ++oy) {
+        const T* row = in.row(g, 0, o / Og, oy);
+        T* yr = y + n * out_size + o * L + oy * OW;
+        for (int64_t ox0 = 0; ox0 < OW; ox0 += BL) {
+          V acc[NV];
+          for (V& a : acc) a = V{} + b;
+          for (int64_t k = 0; k < K; ++k) {
+            const T* src = row + tap[k] + ox0;
+            const V wk = V{} + wo[k];
+            for (int64_t v = 0; v < NV; ++v) acc[v] += wk * load(src + v * VL);
+          }
+          T out[BL];
+          for (int64_t v = 0; v < NV; ++v) store(out + v * VL, acc[v]);
+          std::copy_n(out, std::min(BL, OW - ox0), yr + ox0);
+        }
+      }
+    }
+  });
+}
+
+/// dw = the weight gradient for sw = 1: for every tap, the dot product of dY's rows with
+/// the input rows the tap met, in vector lanes (dY's rows zero-padded to whole blocks),
+/// the lanes added in a fixed order at the end. Chunks of images and their partial sums
+/// as in conv2d_backward_weight_gemm.
+template <class T>
+void conv2d_backward_weight_direct(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
+  using V = vec_t<T>;
+  constexpr int64_t VL = kLanes<T>, NV = detail::DirectInput<T>::NV, BL = NV * VL;
+  const int64_t B = conv_weight_images_per_chunk(g), OH = g.OH(), OW = g.OW(), L = g.L(), K = g.K(), Og = g.Og();
+  const int64_t in_size = g.C * g.H * g.W, out_size = g.O * L, wsize = g.O * K, chunks = chunk_count(g.N, B);
+  T* partial = scratch<T, 4>(static_cast<size_t>(std::max<int64_t>(chunks, 1) * wsize));
+  parallel_for(g.N, B, [&](int64_t n0, int64_t n1) {
+    std::vector<V> acc(static_cast<size_t>(wsize), V{});  // lanes of each tap's dot product
+    for (int64_t n = n0; n < n1; ++n) {
+      const detail::DirectInput<T> in(g, x + n * in_size, 1);
+      const int64_t* tap = in.tap.data();
+      for (int64_t o = 0; o < g.O; ++o) {
+        V* ao = acc.data() + o * K;
+        for (int64_t oy = 0; oy < OH; ++oy) {
+          const T* row = in.row(g, 0, o / Og, oy);
+          const T* dr = dy + n * out_size + o * L + oy * OW;
+          for (int64_t ox0 = 0; ox0 < OW; ox0 += BL) {
+            T d[BL] = {};
+            std::copy_n(dr + ox0, std::min(BL, OW - ox0), d);
+            V dv[NV];
+            for (int64_t v = 0; v < NV; ++v) dv[v] = load(d + v * VL);
+            for (int64_t k = 0; k < K; ++k) {
+              const T* src = row + tap[k] + ox0;
+              V s = ao[k];
+              for (int64_t v = 0; v < NV; ++v) s += dv[v] * load(src + v * VL);
+              ao[k] = s;
+            }
+          }
+        }
+      }
+    }
+    T* part = partial + (n0 / B) * wsize;
+    for (int64_t k = 0; k < wsize; ++k) {
+      T s = 0;
+      for (int64_t l = 0; l < VL; ++l) s += acc[size_t(k)][l];
+      part[k] = s;
+    }
+  });
+  for (int64_t k = 0; k < wsize; ++k) {
+    T s = chunks > 0 ? partial[k] : T(0);
+    for (int64_t c = 1; c < chunks; ++c) s += partial[c * wsize + k];
+    dw[k] = s;
+  }
+}
+
+/// The direct kernels apply (see kDirectMaxOutputs).
+inline bool use_direct(const ConvGeometry& g) { return g.sw == 1 && g.Og() <= kDirectMaxOutputs; }
+
+// ---------------------------------------------------------------------------
 // The kernels the ops call.
 // ---------------------------------------------------------------------------
 
 /// y = conv(x, w) (+ bias). See conv2d_forward_naive.
 template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
-  conv2d_forward_gemm(g, x, w, bias, y);
+  if (use_direct(g))
+    conv2d_forward_direct(g, x, w, bias, y);
+  else
+    conv2d_forward_gemm(g, x, w, bias, y);
 }
 
 /// dx += convᵀ(dy, w) when dx is non-null; dw = the weight gradient when dw is non-null.
 template <class T>
 void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw) {
-  conv2d_backward_gemm(g, x, w, dy, dx, dw);
+  if (dw && use_direct(g))
+    conv2d_backward_weight_direct(g, x, dy, dw);
+  else if (dw)
+    conv2d_backward_weight_gemm(g, x, dy, dw);
+  if (dx) conv2d_backward_data_gemm(g, w, dy, dx);
 }
 
 }  // namespace inv::kernels
