@@ -19,8 +19,12 @@ ap = argparse.ArgumentParser()
 ap.add_argument("build_dir")
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--groups", default="conv,gemm,train,rmle,attack")
-ap.add_argument("--openblas-coretype", default="Haswell", help="AVX2 machine: Haswell; AVX-512: SkylakeX")
+ap.add_argument("--openblas-coretype", default=None,
+                help="OpenBLAS kernel for PyTorch's GEMMs (default: SkylakeX on AVX-512 machines, else Haswell)")
 args = ap.parse_args()
+flags = next((l for l in open("/proc/cpuinfo") if l.startswith("flags")), "").split()
+if args.openblas_coretype is None:
+    args.openblas_coretype = "SkylakeX" if "avx512f" in flags else "Haswell"
 here = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -36,9 +40,9 @@ torch_env = dict(env, LD_LIBRARY_PATH="/usr/lib/x86_64-linux-gnu/openblas-openmp
 theirs = run(["/usr/bin/python3", os.path.join(here, "torch_bench.py"), str(args.threads), args.groups], torch_env)
 
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-flags = next((l for l in open("/proc/cpuinfo") if l.startswith("flags")), "")
 isa = "AVX-512" if "avx512f" in flags else ("AVX2+FMA" if "avx2" in flags else "SSE")
-print(f"Machine: {cpu}, {os.cpu_count()} cores, {isa}; {platform.platform()}; {args.threads} threads\n")
+print(f"Machine: {cpu}, {os.cpu_count()} cores, {isa}; {platform.platform()}; {args.threads} threads; "
+      f"OPENBLAS_CORETYPE={args.openblas_coretype}\n")
 print("| case | inv (ms) | PyTorch (ms) | PyTorch / inv |")
 print("|---|---:|---:|---:|")
 for case, r in ours.items():
