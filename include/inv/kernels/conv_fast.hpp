@@ -48,6 +48,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -140,16 +141,22 @@ ImplicitColumns<T> implicit_columns(const ConvGeometry& g, const T* x, int64_t b
   T* xp = scratch<T, 3>(static_cast<size_t>(b * g.C * plane));
   pad_planes(x, b * g.C, g.H, g.W, g.pt, g.pl, Hp, Wp, xp);
   int64_t* tap = scratch<int64_t, 0>(static_cast<size_t>(g.K()));
+  int64_t* pix = scratch<int64_t, 1>(static_cast<size_t>(P));
+  int64_t* run = scratch<int64_t, 2>(static_cast<size_t>(P));
+  // The offsets depend on the shapes only: this thread lays them out again only when
+  // they differ from its previous chunk's (every chunk but the last of a call has the same).
+  thread_local std::array<int64_t, 14> laid_out{};
+  const std::array<int64_t, 14> layout{g.C, g.Cg(), g.kh, g.kw, g.dh, g.dw, g.sh, g.sw, OH, OW, Hp, Wp, b, NR};
+  if (layout == laid_out) return {xp, tap, pix, run, g.Cg() * plane};
   for (int64_t c = 0; c < g.Cg(); ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) tap[(c * g.kh + i) * g.kw + j] = c * plane + i * g.dh * Wp + j * g.dw;
-  int64_t* pix = scratch<int64_t, 1>(static_cast<size_t>(P));
-  int64_t* run = scratch<int64_t, 2>(static_cast<size_t>(P));
   for (int64_t bi = 0; bi < b; ++bi)
     for (int64_t oy = 0; oy < OH; ++oy)
       for (int64_t ox = 0; ox < OW; ++ox) pix[(bi * OH + oy) * OW + ox] = bi * g.C * plane + oy * g.sh * Wp + ox * g.sw;
   for (int64_t p = P - 1; p >= 0; --p)
     run[p] = p + 1 < P && pix[p + 1] == pix[p] + 1 ? std::min(run[p + 1] + 1, NR) : 1;
+  laid_out = layout;
   return {xp, tap, pix, run, g.Cg() * plane};
 }
 
