@@ -85,6 +85,7 @@
 #include <utility>
 #include <vector>
 
+#include "inv/kernels/simd.hpp"
 #include "inv/parallel.hpp"
 
 namespace inv::kernels {
@@ -174,11 +175,8 @@ void gemm_eigen(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T a
 
 namespace detail {
 
-#if defined(__AVX__)
-inline constexpr int kGemmVectorBytes = 32;
-#else
-inline constexpr int kGemmVectorBytes = 16;
-#endif
+/// The micro-kernel's vector width: simd.hpp's (32 bytes with AVX, else 16).
+inline constexpr int kGemmVectorBytes = kVecBytes;
 
 /// Micro-kernel shape and cache blocking for element type T (see the header comment).
 template <class T>
