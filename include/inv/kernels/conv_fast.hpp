@@ -117,6 +117,14 @@ void pad_planes(const T* x, int64_t P, int64_t H, int64_t W, int64_t top, int64_
   });
 }
 
+/// Offsets of the taps (c, i, j) of one group in padded planes of pitch Wp:
+/// tap[(c·kh + i)·kw + j] = c·plane + i·dh·Wp + j·dw.
+inline void tap_offsets(const ConvGeometry& g, int64_t plane, int64_t Wp, int64_t* tap) {
+  for (int64_t c = 0; c < g.Cg(); ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) tap[(c * g.kh + i) * g.kw + j] = c * plane + i * g.dh * Wp + j * g.dw;
+}
+
 /// The implicit column matrix of one group of a chunk (see the header):
 /// col(t, p) = xp[tap[t] + pix[p]]; run[p] counts the pixels from p on whose
 /// offsets are consecutive (at most NR).
@@ -148,9 +156,7 @@ ImplicitColumns<T> implicit_columns(const ConvGeometry& g, const T* x, int64_t b
   thread_local std::array<int64_t, 14> laid_out{};
   const std::array<int64_t, 14> layout{g.C, g.Cg(), g.kh, g.kw, g.dh, g.dw, g.sh, g.sw, OH, OW, Hp, Wp, b, NR};
   if (layout == laid_out) return {xp, tap, pix, run, g.Cg() * plane};
-  for (int64_t c = 0; c < g.Cg(); ++c)
-    for (int64_t i = 0; i < g.kh; ++i)
-      for (int64_t j = 0; j < g.kw; ++j) tap[(c * g.kh + i) * g.kw + j] = c * plane + i * g.dh * Wp + j * g.dw;
+  tap_offsets(g, plane, Wp, tap);
   for (int64_t bi = 0; bi < b; ++bi)
     for (int64_t oy = 0; oy < OH; ++oy)
       for (int64_t ox = 0; ox < OW; ++ox) pix[(bi * OH + oy) * OW + ox] = bi * g.C * plane + oy * g.sh * Wp + ox * g.sw;
@@ -253,6 +259,28 @@ void forward_implicit(const ConvGeometry& g, const T* x, const T* w, const T* bi
   });
 }
 
+/// The weight gradient dw (O·K) by chunks of B images: part(n0, n1, out) writes the
+/// chunk's sum into its own block out (dw itself when there is one chunk); the blocks
+/// are then added in chunk order, so the result does not depend on the thread count.
+template <class T, class Part>
+void weight_gradient_by_chunks(const ConvGeometry& g, int64_t B, T* dw, Part&& part) {
+  const int64_t wsize = g.O * g.K(), chunks = chunk_count(g.N, B);
+  if (chunks == 0) {
+    std::fill(dw, dw + wsize, T(0));
+    return;
+  }
+  T* partial = chunks == 1 ? dw : scratch<T, 4>(static_cast<size_t>(chunks * wsize));
+  parallel_for(g.N, B, [&](int64_t n0, int64_t n1) { part(n0, n1, partial + (n0 / B) * wsize); });
+  if (chunks == 1) return;
+  parallel_for(wsize, kElementwiseGrain, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      T s = partial[k];
+      for (int64_t c = 1; c < chunks; ++c) s += partial[c * wsize + k];
+      dw[k] = s;
+    }
+  });
+}
+
 /// dY of images [n0, n0 + b) as (O × b·L), each image's (O × L) block side by side: dy
 /// itself for one image, else gathered into this thread's scratch.
 template <class T>
@@ -278,30 +306,14 @@ void conv2d_forward_gemm(const ConvGeometry& g, const T* x, const T* w, const T*
 /// dw = the weight gradient (overwritten). See conv2d_backward_weight_naive.
 template <class T>
 void conv2d_backward_weight_gemm(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
-  const int64_t B = conv_weight_images_per_chunk(g), K = g.K(), L = g.L(), Og = g.Og();
-  const int64_t in_size = g.C * g.H * g.W, wsize = g.O * K, chunks = chunk_count(g.N, B);
-  if (chunks == 0) {
-    std::fill(dw, dw + wsize, T(0));
-    return;
-  }
-  // Partial sums of the chunks, (chunks, O, Cg, kh, kw); a single chunk writes dw itself.
-  T* partial = chunks == 1 ? dw : scratch<T, 4>(static_cast<size_t>(chunks * wsize));
-  parallel_for(g.N, B, [&](int64_t n0, int64_t n1) {
+  const int64_t K = g.K(), L = g.L(), Og = g.Og(), in_size = g.C * g.H * g.W;
+  detail::weight_gradient_by_chunks(g, conv_weight_images_per_chunk(g), dw, [&](int64_t n0, int64_t n1, T* part) {
     const int64_t b = n1 - n0, ld = b * L;
     const detail::ImplicitColumns<T> col = detail::implicit_columns(g, x + n0 * in_size, b);
     const T* dyc = detail::gather_dy(g, dy, n0, b);
-    T* part = partial + (n0 / B) * wsize;
     for (int64_t gr = 0; gr < g.groups; ++gr)
       gemm_implicit_b<T>(false, Og, K, ld, T(1), dyc + gr * Og * ld, ld, detail::PackColumnsT<T>{col.group(gr)}, T(0),
                          part + gr * Og * K, K);
-  });
-  if (chunks == 1) return;
-  parallel_for(wsize, kElementwiseGrain, [&](int64_t k0, int64_t k1) {
-    for (int64_t k = k0; k < k1; ++k) {
-      T s = partial[k];
-      for (int64_t c = 1; c < chunks; ++c) s += partial[c * wsize + k];
-      dw[k] = s;
-    }
   });
 }
 
@@ -405,32 +417,32 @@ constexpr int64_t kDirectMaxOutputs = 2;
 
 namespace detail {
 
-/// Vectors per register block of the direct kernels, and the padded copy they read:
-/// the images of [n0, n1) in planes (C, Hp, Wp) with Wp = a whole number of blocks
-/// plus the kernel's reach, so that every block of every row is read in full.
+/// The padded copy the direct kernels read, one image at a time: planes (C, Hp, Wp)
+/// with Wp = a whole number of register blocks (NV vectors) plus the kernel's reach,
+/// so that every block of every row is read in full. The layout depends on the shapes
+/// only and is made once per call.
 template <class T>
-struct DirectInput {
+struct DirectLayout {
   static constexpr int64_t NV = 4, BL = NV * kLanes<T>;
-  const T* xp;
   int64_t Hp, Wp, plane;
-  std::vector<int64_t> tap;  // per group: tap (c, i, j) -> c·plane + i·dh·Wp + j·dw
+  std::vector<int64_t> tap;  // per group, see tap_offsets
 
-  DirectInput(const ConvGeometry& g, const T* x, int64_t images) {
-    const int64_t OW = g.OW();
-    Hp = (g.OH() - 1) * g.sh + (g.kh - 1) * g.dh + 1;
-    Wp = (OW + BL - 1) / BL * BL + (g.kw - 1) * g.dw;
-    plane = Hp * Wp;
-    T* buf = scratch<T, 3>(static_cast<size_t>(images * g.C * plane));
-    pad_planes(x, images * g.C, g.H, g.W, g.pt, g.pl, Hp, Wp, buf);
-    xp = buf;
-    tap.resize(static_cast<size_t>(g.K()));
-    for (int64_t c = 0; c < g.Cg(); ++c)
-      for (int64_t i = 0; i < g.kh; ++i)
-        for (int64_t j = 0; j < g.kw; ++j) tap[size_t((c * g.kh + i) * g.kw + j)] = c * plane + i * g.dh * Wp + j * g.dw;
+  explicit DirectLayout(const ConvGeometry& g)
+      : Hp((g.OH() - 1) * g.sh + (g.kh - 1) * g.dh + 1),
+        Wp((g.OW() + BL - 1) / BL * BL + (g.kw - 1) * g.dw),
+        plane(Hp * Wp),
+        tap(static_cast<size_t>(g.K())) {
+    tap_offsets(g, plane, Wp, tap.data());
   }
-  /// Start of output row oy of image bi, group gr, in the padded copy.
-  const T* row(const ConvGeometry& g, int64_t bi, int64_t gr, int64_t oy) const {
-    return xp + (bi * g.C + gr * g.Cg()) * plane + oy * g.sh * Wp;
+  /// Image x (C, H, W) padded into this thread's scratch.
+  const T* pad(const ConvGeometry& g, const T* x) const {
+    T* xp = scratch<T, 3>(static_cast<size_t>(g.C * plane));
+    pad_planes(x, g.C, g.H, g.W, g.pt, g.pl, Hp, Wp, xp);
+    return xp;
+  }
+  /// Start of output row oy of group gr in the padded image xp.
+  const T* row(const ConvGeometry& g, const T* xp, int64_t gr, int64_t oy) const {
+    return xp + gr * g.Cg() * plane + oy * g.sh * Wp;
   }
 };
 
@@ -442,17 +454,18 @@ struct DirectInput {
 template <class T>
 void conv2d_forward_direct(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
   using V = vec_t<T>;
-  constexpr int64_t VL = kLanes<T>, NV = detail::DirectInput<T>::NV, BL = NV * VL;
+  constexpr int64_t VL = kLanes<T>, NV = detail::DirectLayout<T>::NV, BL = NV * VL;
   const int64_t OH = g.OH(), OW = g.OW(), L = g.L(), K = g.K(), Og = g.Og();
   const int64_t in_size = g.C * g.H * g.W, out_size = g.O * L;
+  const detail::DirectLayout<T> layout(g);
+  const int64_t* tap = layout.tap.data();
   parallel_for(g.N, 1, [&](int64_t n, int64_t) {
-    const detail::DirectInput<T> in(g, x + n * in_size, 1);
-    const int64_t* tap = in.tap.data();
+    const T* xp = layout.pad(g, x + n * in_size);
     for (int64_t o = 0; o < g.O; ++o) {
       const T* wo = w + o * K;
       const T b = bias ? bias[o] : T(0);
       for (int64_t oy = 0; oy < OH; ++oy) {
-        const T* row = in.row(g, 0, o / Og, oy);
+        const T* row = layout.row(g, xp, o / Og, oy);
         T* yr = y + n * out_size + o * L + oy * OW;
         for (int64_t ox0 = 0; ox0 < OW; ox0 += BL) {
           V acc[NV];
@@ -478,19 +491,19 @@ void conv2d_forward_direct(const ConvGeometry& g, const T* x, const T* w, const 
 template <class T>
 void conv2d_backward_weight_direct(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
   using V = vec_t<T>;
-  constexpr int64_t VL = kLanes<T>, NV = detail::DirectInput<T>::NV, BL = NV * VL;
-  const int64_t B = conv_weight_images_per_chunk(g), OH = g.OH(), OW = g.OW(), L = g.L(), K = g.K(), Og = g.Og();
-  const int64_t in_size = g.C * g.H * g.W, out_size = g.O * L, wsize = g.O * K, chunks = chunk_count(g.N, B);
-  T* partial = scratch<T, 4>(static_cast<size_t>(std::max<int64_t>(chunks, 1) * wsize));
-  parallel_for(g.N, B, [&](int64_t n0, int64_t n1) {
+  constexpr int64_t VL = kLanes<T>, NV = detail::DirectLayout<T>::NV, BL = NV * VL;
+  const int64_t OH = g.OH(), OW = g.OW(), L = g.L(), K = g.K(), Og = g.Og();
+  const int64_t in_size = g.C * g.H * g.W, out_size = g.O * L, wsize = g.O * K;
+  const detail::DirectLayout<T> layout(g);
+  const int64_t* tap = layout.tap.data();
+  detail::weight_gradient_by_chunks(g, conv_weight_images_per_chunk(g), dw, [&](int64_t n0, int64_t n1, T* part) {
     std::vector<V> acc(static_cast<size_t>(wsize), V{});  // lanes of each tap's dot product
     for (int64_t n = n0; n < n1; ++n) {
-      const detail::DirectInput<T> in(g, x + n * in_size, 1);
-      const int64_t* tap = in.tap.data();
+      const T* xp = layout.pad(g, x + n * in_size);
       for (int64_t o = 0; o < g.O; ++o) {
         V* ao = acc.data() + o * K;
         for (int64_t oy = 0; oy < OH; ++oy) {
-          const T* row = in.row(g, 0, o / Og, oy);
+          const T* row = layout.row(g, xp, o / Og, oy);
           const T* dr = dy + n * out_size + o * L + oy * OW;
           for (int64_t ox0 = 0; ox0 < OW; ox0 += BL) {
             T d[BL] = {};
@@ -507,18 +520,12 @@ void conv2d_backward_weight_direct(const ConvGeometry& g, const T* x, const T* d
         }
       }
     }
-    T* part = partial + (n0 / B) * wsize;
     for (int64_t k = 0; k < wsize; ++k) {
       T s = 0;
       for (int64_t l = 0; l < VL; ++l) s += acc[size_t(k)][l];
       part[k] = s;
     }
   });
-  for (int64_t k = 0; k < wsize; ++k) {
-    T s = chunks > 0 ? partial[k] : T(0);
-    for (int64_t c = 1; c < chunks; ++c) s += partial[c * wsize + k];
-    dw[k] = s;
-  }
 }
 
 /// The direct kernels apply (see kDirectMaxOutputs).
