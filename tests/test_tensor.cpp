@@ -1,5 +1,6 @@
 // Tensor basics: factories, shapes, views, element access, printing, comparison, RNG.
 #include <catch2/catch.hpp>
+#include <limits>
 #include <sstream>
 
 #include <inv/inv.hpp>
@@ -168,4 +169,69 @@ TEST_CASE("freed storage of 64 KiB and more is cached by size and reused, within
   { Tensor d = empty({256, 256}); }
   CHECK(cached_bytes() == 0);
   set_cache_limit_bytes(limit);
+}
+
+namespace {
+// Whether every thread of a parallel region flushes subnormals, by arithmetic: each
+// thread multiplies the smallest normal float by 0.5 (a subnormal result).
+bool every_thread_flushes(bool expected) {
+  const int64_t n = 64;
+  std::vector<float> out(n, -1);
+  volatile float smallest = std::numeric_limits<float>::min();
+  parallel_for(n, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) out[size_t(i)] = smallest * 0.5f;
+  });
+  bool all = true;
+  for (float v : out) all = all && ((v == 0.0f) == expected);
+#ifdef _OPENMP
+#pragma omp parallel
+  {
+    const bool mine = flush_denormal() == expected;
+#pragma omp critical
+    all = all && mine;
+  }
+#endif
+  return all;
+}
+}  // namespace
+
+TEST_CASE("set_flush_denormal turns subnormal results and operands into zero on every thread", "[tensor][denormal]") {
+  if (!set_flush_denormal(false)) {
+    WARN("no MXCSR on this CPU: set_flush_denormal does nothing");
+    return;
+  }
+  volatile float tiny = 1e-39f;  // subnormal: below 1.18e-38
+  CHECK(tiny * 1.0f != 0.0f);
+  CHECK(every_thread_flushes(false));
+  REQUIRE(set_flush_denormal(true));
+  CHECK(flush_denormal());
+  CHECK(tiny * 1.0f == 0.0f);           // DAZ: the operand reads as zero
+  CHECK(every_thread_flushes(true));    // FTZ: the result becomes zero, on OpenMP's threads too
+  volatile double tiny_d = 1e-310;      // doubles as well
+  CHECK(tiny_d * 1.0 == 0.0);
+  const Tensor t = full({4}, 1e-39) * 3.0;  // a tensor op: zero instead of 3e-39
+  CHECK(t.to_vector<double>() == std::vector<double>(4, 0.0));
+  set_flush_denormal(false);
+  CHECK_FALSE(flush_denormal());
+  CHECK(tiny * 1.0f != 0.0f);
+}
+
+TEST_CASE("FlushDenormalGuard restores the previous mode, also through an exception", "[tensor][denormal]") {
+  if (!set_flush_denormal(false)) return;
+  {
+    FlushDenormalGuard on;
+    CHECK(every_thread_flushes(true));
+    {
+      FlushDenormalGuard off(false);
+      CHECK(every_thread_flushes(false));
+    }
+    CHECK(every_thread_flushes(true));
+  }
+  CHECK(every_thread_flushes(false));
+  try {
+    FlushDenormalGuard on;
+    throw Error("boom");
+  } catch (const Error&) {
+  }
+  CHECK(every_thread_flushes(false));
 }

@@ -178,6 +178,28 @@ TEST_CASE("every layer type round-trips through a model checkpoint, buffers incl
   CHECK_FALSE(equal(every_layer(2)->state_dict()[0].second, sa[0].second));  // the seeds do differ
 }
 
+TEST_CASE("fit flushes subnormals while it trains and restores the mode afterwards", "[train][denormal]") {
+  if (!set_flush_denormal(false)) return;  // no MXCSR on this CPU
+  const auto train = halves(16, 4);
+  auto net = small_net(5);
+  optim::Adam opt(net->parameters(), paper_adam());
+  train::FitOptions o;
+  o.epochs = 1;
+  o.batch_size = 8;
+  o.quiet = true;
+  std::vector<bool> seen;
+  net->register_forward_hook("fc", [&](const std::string&, const Tensor&) {
+    seen.push_back(flush_denormal());
+    return Tensor();
+  });
+  train::fit(*net, opt, nullptr, train, o);
+  CHECK(seen == std::vector<bool>{true, true});
+  CHECK_FALSE(flush_denormal());
+  o.flush_denormal = false;
+  train::fit(*net, opt, nullptr, train, o);
+  CHECK(seen == std::vector<bool>{true, true, false, false});
+}
+
 TEST_CASE("a diverging run stops with a clear error", "[train]") {
   auto train = halves(16, 8);
   train.images.data<float>()[3] = std::nanf("");

@@ -6,6 +6,7 @@
 #include "inv/shape.hpp"
 #include "inv/random.hpp"
 #include "inv/parallel.hpp"
+#include "inv/denormal.hpp"
 #include "inv/tensor.hpp"
 #include "inv/autograd.hpp"
 

@@ -12,6 +12,7 @@
 
 #include "inv/attack/access.hpp"
 #include "inv/data/loader.hpp"
+#include "inv/denormal.hpp"
 #include "inv/ops/loss.hpp"
 #include "inv/optim/adam.hpp"
 #include "inv/optim/lr_scheduler.hpp"
@@ -28,6 +29,7 @@ struct TrainConfig {
   int64_t halve_every = 10;  // epochs between halvings of the learning rate (0 = never)
   uint64_t seed = 0;         // shuffling
   bool quiet = true;         // no progress output
+  bool flush_denormal = true;  // subnormals as zero while training (inv/denormal.hpp)
 
   void validate(const char* who) const {
     INV_CHECK(epochs >= 1, who, ": epochs must be >= 1, got ", epochs);
@@ -47,6 +49,7 @@ inline std::vector<double> train_epochs(nn::Module& model, const TrainConfig& c,
   optim::StepLR sched(adam, c.halve_every > 0 ? c.halve_every : 1, c.halve_every > 0 ? 0.5 : 1.0);
   train::Progress progress(c.quiet);
   nn::ModeGuard mode(model, true);
+  FlushDenormalGuard flush(c.flush_denormal);
   // The loader only orders indices: a dataset of n labels, no pixels.
   data::Dataset index_set;
   index_set.images = zeros({n, 1, 1, 1});

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "inv/attack/access.hpp"
+#include "inv/denormal.hpp"
 #include "inv/ops/loss.hpp"
 #include "inv/ops/total_variation.hpp"
 #include "inv/optim/adam.hpp"
@@ -56,6 +57,7 @@ struct RmleConfig {
   /// Called every `progress_every` iterations with (iteration, objective); may be empty.
   std::function<void(int64_t, double)> on_progress;
   int64_t progress_every = 100;
+  bool flush_denormal = true;  // subnormals as zero while optimising (inv/denormal.hpp)
 
   /// Throws inv::Error with one clear message for the first invalid setting.
   void validate() const {
@@ -157,6 +159,7 @@ inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& in
   x.requires_grad_();
   const Tensor v = features.detach();
   optim::Adam adam({x}, {config.lr, 0.9, 0.999, config.eps, 0, config.amsgrad, config.eps_placement});
+  FlushDenormalGuard flush(config.flush_denormal);
   RmleResult r;
   for (int64_t it = 0; it < config.iterations; ++it) {
     adam.zero_grad();

@@ -26,6 +26,7 @@
 
 #include "inv/data/loader.hpp"
 #include "inv/data/transforms.hpp"
+#include "inv/denormal.hpp"
 #include "inv/io/checkpoint.hpp"
 #include "inv/nn/module.hpp"
 #include "inv/ops/loss.hpp"
@@ -94,6 +95,7 @@ struct FitOptions {
   std::string csv_log;                              // per-epoch log ("" = none)
   bool quiet = false;                               // no progress output
   std::map<std::string, std::string> metadata;      // stored in the checkpoint
+  bool flush_denormal = true;                       // subnormals as zero while training (inv/denormal.hpp)
 };
 
 /// One row of the training history (and of the CSV log).
@@ -180,6 +182,7 @@ inline std::vector<EpochStats> fit(nn::Module& model, optim::Optimizer& opt, opt
   data::DataLoader loader(train, o.batch_size, /*shuffle=*/true, o.seed);
   if (o.augment) loader.set_transform(o.augment);
   nn::ModeGuard mode(model, true);
+  FlushDenormalGuard flush(o.flush_denormal);
   for (int64_t epoch = start_epoch; epoch < o.epochs; ++epoch) {
     EpochStats s;
     s.epoch = epoch + 1;
