@@ -293,3 +293,46 @@ TEST_CASE("gemm gives the same bits again after other products reused its buffer
   other.run(gemm<float>);
   CHECK(bitwise_equal(first, big.run(gemm<float>)));
 }
+
+#ifdef INV_GEMM_ZMM
+// The AVX-512 micro-kernel (two tiles side by side) against the 256-bit one, tile by
+// tile: every row count, packed and strided A, float and double, K across the
+// unrolled steps. gemm uses it wherever the CPU has AVX-512F.
+TEMPLATE_TEST_CASE("the AVX-512 micro-kernel gives the 256-bit micro-kernel's bits", "[gemm][zmm]", float, double) {
+  using namespace inv::kernels::detail;
+  using T = TestType;
+  using V = typename GemmBlocking<T>::V;
+  constexpr int64_t MR = GemmBlocking<T>::MR, NR = GemmBlocking<T>::NR;
+  if (!cpu_has_avx512f()) {
+    WARN("no AVX-512F on this CPU: the 256-bit micro-kernel runs");
+    return;
+  }
+  for (int64_t kc : {1, 7, 256}) {
+    inv::Generator g{uint64_t(kc)};
+    std::vector<T> a(size_t(kc * MR * 3)), b(size_t(kc * NR * 2));
+    for (T& x : a) x = static_cast<T>(2.0 * g.uniform() - 1.0);
+    for (T& x : b) x = static_cast<T>(2.0 * g.uniform() - 1.0);
+    const T* b0 = b.data();
+    const T* b1 = b.data() + kc * NR;
+    auto same = [&](auto rows, auto packed) {
+      constexpr int64_t R = decltype(rows)::value;
+      constexpr bool P = decltype(packed)::value;
+      // Strided A: rows 3·kc apart, k 1 apart (micro_kernel ignores a_r, a_k when packed).
+      const int64_t a_r = P ? 1 : 3 * kc, a_k = P ? MR : 1;
+      V ref0[MR][2] = {}, ref1[MR][2] = {}, fast0[MR][2] = {}, fast1[MR][2] = {};
+      micro_kernel<T, P, R>(kc, a.data(), a_r, a_k, b0, NR, ref0);
+      micro_kernel<T, P, R>(kc, a.data(), a_r, a_k, b1, NR, ref1);
+      micro_kernel_zmm<T, P, R>(kc, a.data(), a_r, a_k, b0, b1, NR, fast0, fast1);
+      return std::memcmp(ref0, fast0, R * sizeof(ref0[0])) == 0 && std::memcmp(ref1, fast1, R * sizeof(ref1[0])) == 0;
+    };
+    using std::integral_constant;
+    CHECK(same(integral_constant<int64_t, 1>(), std::true_type()));
+    CHECK(same(integral_constant<int64_t, 2>(), std::true_type()));
+    CHECK(same(integral_constant<int64_t, 3>(), std::true_type()));
+    CHECK(same(integral_constant<int64_t, 4>(), std::true_type()));
+    CHECK(same(integral_constant<int64_t, 5>(), std::true_type()));
+    CHECK(same(integral_constant<int64_t, 6>(), std::true_type()));
+    CHECK(same(integral_constant<int64_t, 6>(), std::false_type()));
+  }
+}
+#endif
