@@ -2,6 +2,8 @@
 // identity, gradient checks, thread-count independence.
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 #include "gradcheck.hpp"
 
 using namespace inv;
@@ -146,7 +148,11 @@ TEST_CASE("implicit GEMM, col2im, flipped and direct kernels agree with the naiv
       {9, 8, 24, 24, 1, 5, 5, 1, 1, 4, 4, 4, 4, 1, 1, 1},    // LeNet's conv1 decoder, 8 -> 1 channel, 28-pixel rows
       {2, 4, 7, 40, 2, 3, 3, 2, 1, 1, 0, 2, 1, 1, 2, 1},     // 2 outputs, rows of several blocks, stride 2x1
       {3, 6, 9, 9, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2, 6},      // depthwise, stride 1, dilation 2
+      {2, 8, 7, 13, 5, 4, 4, 1, 1, 1, 2, 3, 0, 1, 1, 1},     // 8 channels, 4x4 (taps 3 + 1), 13-pixel rows
+      {2, 16, 6, 9, 3, 2, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1},     // 16 channels, 2x1 kernel
+      {1, 8, 5, 6, 2, 2, 5, 1, 1, 0, 0, 1, -2, 1, 1, 1},     // 1x5 taps (3 + 2) past both row ends
   };
+  int64_t lanes_cases = 0;
   for (Dtype dtype : {kFloat64, kFloat32}) {
     Generator g(1);
     for (const auto& c : cases) {
@@ -192,6 +198,14 @@ TEST_CASE("implicit GEMM, col2im, flipped and direct kernels agree with the naiv
           kernels::conv2d_backward_data_col2im<T>(G, w.data<T>(), dy.data<T>(), dx.data<T>());
           check_dx("backward_data: W^T dY + col2im", dx);
         }
+        if (kernels::use_backward_data_lanes<T>(G)) {
+          Tensor dx = copy_data(dx0), dx_col2im = copy_data(dx0);
+          kernels::conv2d_backward_data_lanes<T>(G, w.data<T>(), dy.data<T>(), dx.data<T>());
+          check_dx("backward_data: lanes", dx);
+          kernels::conv2d_backward_data_col2im<T>(G, w.data<T>(), dy.data<T>(), dx_col2im.data<T>());
+          CHECK(std::memcmp(dx.data<T>(), dx_col2im.data<T>(), size_t(dx.numel()) * sizeof(T)) == 0);  // col2im's bits
+          ++lanes_cases;
+        }
         if (c.sh == 1 && c.sw == 1) {
           Tensor dx = copy_data(dx0);
           kernels::conv2d_backward_data_flipped<T>(G, w.data<T>(), dy.data<T>(), dx.data<T>());
@@ -210,6 +224,7 @@ TEST_CASE("implicit GEMM, col2im, flipped and direct kernels agree with the naiv
       });
     }
   }
+  CHECK(lanes_cases >= 12);  // the lanes kernel ran on shapes of both element types
 }
 
 // ---------------------------------------------------------------------------
