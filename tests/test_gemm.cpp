@@ -309,7 +309,7 @@ TEMPLATE_TEST_CASE("the AVX-512 micro-kernel gives the 256-bit micro-kernel's bi
   }
   for (int64_t kc : {1, 7, 256}) {
     inv::Generator g{uint64_t(kc)};
-    std::vector<T> a(size_t(kc * MR * 3)), b(size_t(kc * NR * 2));
+    std::vector<T> a(size_t(kc * MR * 3)), b(size_t(kc * NR * 3));
     for (T& x : a) x = static_cast<T>(2.0 * g.uniform() - 1.0);
     for (T& x : b) x = static_cast<T>(2.0 * g.uniform() - 1.0);
     const T* b0 = b.data();
@@ -321,8 +321,8 @@ TEMPLATE_TEST_CASE("the AVX-512 micro-kernel gives the 256-bit micro-kernel's bi
       const int64_t a_r = P ? 1 : 3 * kc, a_k = P ? MR : 1;
       V ref0[MR][2] = {}, ref1[MR][2] = {}, fast0[MR][2] = {}, fast1[MR][2] = {};
       micro_kernel<T, P, R>(kc, a.data(), a_r, a_k, b0, NR, ref0);
-      micro_kernel<T, P, R>(kc, a.data(), a_r, a_k, b1, NR, ref1);
-      micro_kernel_zmm<T, P, R>(kc, a.data(), a_r, a_k, b0, b1, NR, fast0, fast1);
+      micro_kernel<T, P, R>(kc, a.data(), a_r, a_k, b1, 2 * NR, ref1);  // b1 strided like a row of B
+      micro_kernel_zmm<T, P, R>(kc, a.data(), a_r, a_k, b0, NR, b1, 2 * NR, fast0, fast1);
       return std::memcmp(ref0, fast0, R * sizeof(ref0[0])) == 0 && std::memcmp(ref1, fast1, R * sizeof(ref1[0])) == 0;
     };
     using std::integral_constant;

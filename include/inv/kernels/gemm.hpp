@@ -382,15 +382,15 @@ inline bool cpu_has_avx512f() {
 #endif
 }
 
-/// The micro-kernel on two B micro-panels at once (b0, b1: two MR × NR tiles side by
-/// side) with one 64-byte vector per tile row (NR lanes), for CPUs with AVX-512F
+/// The micro-kernel on two B micro-panels at once (b0, b1 with row strides b0_k, b1_k:
+/// two MR × NR tiles side by side) with one 64-byte vector per tile row (NR lanes), for CPUs with AVX-512F
 /// (chosen at run time). Each element gets the same fused multiply-adds in the same
 /// order as in micro_kernel, so the results are bitwise micro_kernel's; a k step
 /// issues 12 independent 512-bit FMAs, which keeps two full-width FMA units busy
 /// (Intel Xeon since Skylake-SP, AMD Zen 5). out0, out1: the two tiles' accumulators.
 template <class T, bool kPackedA, int64_t kRows>
 __attribute__((noinline, target("avx512f"))) void micro_kernel_zmm(
-    int64_t kc, const T* a, int64_t a_r, int64_t a_k, const T* b0, const T* b1, int64_t b_k,
+    int64_t kc, const T* a, int64_t a_r, int64_t a_k, const T* b0, int64_t b0_k, const T* b1, int64_t b1_k,
     typename GemmBlocking<T>::V (&out0)[GemmBlocking<T>::MR][2], typename GemmBlocking<T>::V (&out1)[GemmBlocking<T>::MR][2]) {
   typedef T W __attribute__((vector_size(64)));
   static_assert(sizeof(W) == 2 * sizeof(typename GemmBlocking<T>::V), "a tile row is one 64-byte vector");
@@ -403,8 +403,8 @@ __attribute__((noinline, target("avx512f"))) void micro_kernel_zmm(
 #pragma GCC unroll 1
   for (int64_t k = 0; k < kc; ++k) {
     W x0, x1;
-    std::memcpy(&x0, b0 + k * b_k, sizeof(W));
-    std::memcpy(&x1, b1 + k * b_k, sizeof(W));
+    std::memcpy(&x0, b0 + k * b0_k, sizeof(W));
+    std::memcpy(&x1, b1 + k * b1_k, sizeof(W));
 #pragma GCC unroll 6
     for (int64_t r = 0; r < kRows; ++r) {
       const T ar = a[r * a_r];
@@ -502,18 +502,19 @@ inline void micro_tile(int64_t kc, const T* a, int64_t a_r, int64_t a_k, const T
 }
 
 #ifdef INV_GEMM_ZMM
-/// Two full-width tiles side by side, B micro-panels b0 and b1 (columns of C at c and
-/// c + NR·c_cs), by micro_kernel_zmm.
+/// Two tiles side by side by micro_kernel_zmm: a full-width one (B micro-panel b0,
+/// columns of C from c) and one of n1 ≤ NR columns (b1, from c + NR·c_cs).
 template <class T, bool kPackedA>
-inline void micro_tile_pair(int64_t kc, const T* a, int64_t a_r, int64_t a_k, const T* b0, const T* b1, int64_t b_k,
-                            T alpha, T beta, T* c, int64_t c_rs, int64_t c_cs, int64_t m) {
+inline void micro_tile_pair(int64_t kc, const T* a, int64_t a_r, int64_t a_k, const T* b0, int64_t b0_k, const T* b1,
+                            int64_t b1_k, T alpha, T beta, T* c, int64_t c_rs, int64_t c_cs, int64_t m, int64_t n1) {
   constexpr int64_t NR = GemmBlocking<T>::NR;
-  prefetch_tile(c, c_rs, c_cs, m, 2 * NR);
+  prefetch_tile(c, c_rs, c_cs, m, NR + n1);
   typename GemmBlocking<T>::V acc0[GemmBlocking<T>::MR][2], acc1[GemmBlocking<T>::MR][2];
-  with_row_count<T, kPackedA>(
-      m, [&](auto rows) { micro_kernel_zmm<T, kPackedA, rows.value>(kc, a, a_r, a_k, b0, b1, b_k, acc0, acc1); });
+  with_row_count<T, kPackedA>(m, [&](auto rows) {
+    micro_kernel_zmm<T, kPackedA, rows.value>(kc, a, a_r, a_k, b0, b0_k, b1, b1_k, acc0, acc1);
+  });
   store_tile(acc0, alpha, beta, c, c_rs, c_cs, m, NR);
-  store_tile(acc1, alpha, beta, c + NR * c_cs, c_rs, c_cs, m, NR);
+  store_tile(acc1, alpha, beta, c + NR * c_cs, c_rs, c_cs, m, n1);
 }
 #endif
 
@@ -568,16 +569,20 @@ void gemm_block(const GemmProblem<T>& p, const GemmBlock<T>& s, bool pack_b_now)
       const T* b = b_direct ? p.b + s.pc * p.b_rs + (s.jc + j) : s.bp + j * s.kc;
       const int64_t b_k = b_direct ? p.b_rs : NR;
 #ifdef INV_GEMM_ZMM
-      if (pairs && j + 2 * NR <= jg1) {  // this panel and the next are full: both tiles at once
-        const T* b1 = b_direct ? b + NR : b + NR * s.kc;
+      if (pairs && j + NR < jg1) {  // a next panel (full, or the partial last one): both tiles at once
+        const int64_t n1 = std::min(NR, s.nc - j - NR);
+        const bool b1_direct = !s.pack_b && n1 == NR;
+        const T* b1 = b1_direct ? p.b + s.pc * p.b_rs + (s.jc + j + NR) : s.bp + (j + NR) * s.kc;
+        const int64_t b1_k = b1_direct ? p.b_rs : NR;
         for (int64_t i = 0; i < s.mc; i += MR) {
           const int64_t m = std::min(MR, s.mc - i);
           T* c = p.c + (s.ic + i) * p.c_rs + (s.jc + j) * p.c_cs;
           if (s.pack_a || m < MR)
-            micro_tile_pair<T, true>(s.kc, s.ap + i * s.kc, 1, MR, b, b1, b_k, p.alpha, s.beta, c, p.c_rs, p.c_cs, m);
+            micro_tile_pair<T, true>(s.kc, s.ap + i * s.kc, 1, MR, b, b_k, b1, b1_k, p.alpha, s.beta, c, p.c_rs, p.c_cs,
+                                     m, n1);
           else
-            micro_tile_pair<T, false>(s.kc, p.a + (s.ic + i) * p.a_rs + s.pc * p.a_cs, p.a_rs, p.a_cs, b, b1, b_k,
-                                      p.alpha, s.beta, c, p.c_rs, p.c_cs, m);
+            micro_tile_pair<T, false>(s.kc, p.a + (s.ic + i) * p.a_rs + s.pc * p.a_cs, p.a_rs, p.a_cs, b, b_k, b1,
+                                      b1_k, p.alpha, s.beta, c, p.c_rs, p.c_cs, m, n1);
         }
         j += NR;
         continue;
