@@ -128,7 +128,7 @@ struct GeomCase {
 };
 }  // namespace
 
-TEST_CASE("implicit GEMM, col2im, flipped and direct kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
+TEST_CASE("implicit GEMM, col2im, flipped, lanes, direct and register-tiled kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
   const std::vector<GeomCase> cases = {
       {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // padding 1
       {3, 4, 9, 8, 6, 3, 3, 2, 2, 1, 2, 0, 1, 2, 2, 2},      // stride 2, asymmetric padding, dilation 2, groups 2
@@ -151,8 +151,10 @@ TEST_CASE("implicit GEMM, col2im, flipped and direct kernels agree with the naiv
       {2, 8, 7, 13, 5, 4, 4, 1, 1, 1, 2, 3, 0, 1, 1, 1},     // 8 channels, 4x4 (taps 3 + 1), 13-pixel rows
       {2, 16, 6, 9, 3, 2, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1},     // 16 channels, 2x1 kernel
       {1, 8, 5, 6, 2, 2, 5, 1, 1, 0, 0, 1, -2, 1, 1, 1},     // 1x5 taps (3 + 2) past both row ends
+      {2, 4, 9, 11, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},     // groups 2 of 3 outputs: a 2-output tile never spans groups
+      {2, 2, 10, 20, 3, 2, 7, 2, 1, 0, 1, 3, 3, 1, 2, 1},    // 2x7 taps (5 + 2), dilation 2 along the width, stride 2x1
   };
-  int64_t lanes_cases = 0;
+  int64_t lanes_cases = 0, rows_cases = 0;
   for (Dtype dtype : {kFloat64, kFloat32}) {
     Generator g(1);
     for (const auto& c : cases) {
@@ -211,20 +213,23 @@ TEST_CASE("implicit GEMM, col2im, flipped and direct kernels agree with the naiv
           kernels::conv2d_backward_data_flipped<T>(G, w.data<T>(), dy.data<T>(), dx.data<T>());
           check_dx("backward_data: forward with flipped weights", dx);
         }
-        // The direct kernels on every shape they can take (any channel count, stride 1 along
-        // the width), whatever the dispatch picks; dx through the dispatched kernel.
+        // The direct forward and the register-tiled weight gradient on every shape they can
+        // take (any channel count, stride 1 along the width), whatever the dispatch picks;
+        // dx through the dispatched kernel.
         if (c.sw == 1) {
           Tensor y = empty_like(dy), yb = empty_like(dy), dx = copy_data(dx0), dw = empty_like(w);
           kernels::conv2d_forward_direct<T>(G, x.data<T>(), w.data<T>(), nullptr, y.data<T>());
           kernels::conv2d_forward_direct<T>(G, x.data<T>(), w.data<T>(), bias.data<T>(), yb.data<T>());
-          kernels::conv2d_backward_weight_direct<T>(G, x.data<T>(), dy.data<T>(), dw.data<T>());
+          kernels::conv2d_backward_weight_rows<T>(G, x.data<T>(), dy.data<T>(), dw.data<T>());
           kernels::conv2d_backward_data_gemm<T>(G, w.data<T>(), dy.data<T>(), dx.data<T>());
-          check("direct (forward, backward_weight)", y, yb, dx, dw);
+          check("direct forward, register-tiled backward_weight", y, yb, dx, dw);
+          ++rows_cases;
         }
       });
     }
   }
   CHECK(lanes_cases >= 12);  // the lanes kernel ran on shapes of both element types
+  CHECK(rows_cases >= 40);   // and the register-tiled weight gradient
 }
 
 // ---------------------------------------------------------------------------
@@ -293,6 +298,7 @@ TEST_CASE("conv results are bitwise identical with 1 and 2 threads", "[conv][thr
   const Tensor x = randn({32, 8, 12, 12}, g), w = randn({16, 8, 5, 5}, g), b = randn({16}, g);
   const Tensor x1 = randn({1, 64, 16, 16}, g), w1 = randn({64, 64, 3, 3}, g);  // one image: the GEMM splits
   const Tensor x3 = randn({12, 32, 8, 8}, g), w3 = randn({32, 32, 3, 3}, g);    // several chunks, flipped dx
+  const Tensor x5 = randn({32, 1, 28, 28}, g), w5 = randn({8, 1, 5, 5}, g);    // register-tiled dw, 8 chunks
   auto run = [&] {
     Tensor xx = copy_data(x).requires_grad_(), ww = copy_data(w).requires_grad_(), bb = copy_data(b).requires_grad_();
     Tensor y = conv2d(xx, ww, bb);
@@ -306,9 +312,13 @@ TEST_CASE("conv results are bitwise identical with 1 and 2 threads", "[conv][thr
     Tensor xx4 = copy_data(x3).requires_grad_(), ww4 = copy_data(w3).requires_grad_();
     Tensor y4 = conv2d(xx4, ww4, Tensor(), Conv2dOptions().stride(2).padding(1));
     sum(y4 * y4).backward();
+    Tensor ww5 = copy_data(w5).requires_grad_();
+    Tensor y5 = conv2d(x5, ww5);
+    sum(y5 * y5).backward();
     Tensor t = conv_transpose2d(y, ww.detach(), Tensor());
-    return std::vector<Tensor>{y.detach(),  xx.grad(),  ww.grad(),   bb.grad(),  y1.detach(), xx1.grad(), ww1.grad(),
-                               y3.detach(), xx3.grad(), ww3.grad(), y4.detach(), xx4.grad(), ww4.grad(), t};
+    return std::vector<Tensor>{y.detach(),  xx.grad(),  ww.grad(),  bb.grad(),   y1.detach(), xx1.grad(),
+                               ww1.grad(),  y3.detach(), xx3.grad(), ww3.grad(), y4.detach(), xx4.grad(),
+                               ww4.grad(),  y5.detach(), ww5.grad(), t};
   };
   const int saved = num_threads();
   set_num_threads(1);
