@@ -11,7 +11,7 @@
 // backward_weight (x, dy -> dw). conv_transpose2d's forward *is* backward_data.
 //
 // The kernels here are the naive reference: direct loops, double accumulation.
-// The fast kernels (inv/kernels/conv_fast.hpp) are tested against them.
+// The fast kernels (inv/kernels/conv_fast.hpp, conv_direct.hpp) are tested against them.
 #pragma once
 
 #include <cstdint>

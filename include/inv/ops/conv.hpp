@@ -7,10 +7,11 @@
 //
 // conv_transpose2d is the adjoint of conv2d in its input (for the same weight):
 // <conv2d(x, w), y> = <x, conv_transpose2d(y, w)>. The fast kernels are in
-// inv/kernels/conv_fast.hpp, the reference kernels in inv/kernels/conv_naive.hpp.
+// inv/kernels/conv.hpp (which chooses among conv_fast.hpp and conv_direct.hpp), the
+// reference kernels in inv/kernels/conv_naive.hpp.
 #pragma once
 
-#include "inv/kernels/conv_fast.hpp"
+#include "inv/kernels/conv.hpp"
 #include "inv/kernels/sum.hpp"
 #include "inv/ops/elementwise.hpp"
 
