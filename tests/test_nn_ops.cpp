@@ -58,6 +58,28 @@ TEST_CASE("the 2x2 max-pool fast path agrees with the general kernel, ties and N
   for (size_t k = 0; k < y1.size(); ++k) CHECK((y1[k] == y2[k] || (std::isnan(y1[k]) && std::isnan(y2[k]))));
 }
 
+TEST_CASE("the 2x2 max-pool backward writes every input element, as the general scatter does", "[pool][kernel]") {
+  // Odd height and width: the last row and column lie in no window and must get 0.
+  for (const auto& [H, W] : std::vector<std::pair<int64_t, int64_t>>{{9, 10}, {8, 11}, {24, 24}, {3, 3}}) {
+    Generator g(31);
+    const int64_t P = 5, OH = H / 2, OW = W / 2, L = OH * OW;
+    Tensor x = randn({P, H, W}, g), dy = randn({P, OH, OW}, g);
+    float* px = x.data<float>();
+    for (int64_t i = 0; i < x.numel(); i += 3) px[i] = std::round(px[i]);  // ties
+    px[7] = std::nanf("");
+    std::vector<float> y(size_t(P * L));
+    std::vector<int32_t> idx(size_t(P * L));
+    kernels::max_pool2x2_forward<float>(px, P, H, W, y.data(), idx.data());
+    std::vector<float> fast(size_t(P * H * W), 123.0f), general(size_t(P * H * W), -7.0f);  // stale contents
+    kernels::max_pool2x2_backward<float>(dy.data<float>(), idx.data(), P, H, W, fast.data());
+    kernels::max_pool2d_backward_general<float>(dy.data<float>(), idx.data(), P, H, W, L, general.data());
+    CHECK(fast == general);
+    int64_t nonzero = 0;
+    for (float v : fast) nonzero += v != 0;
+    CHECK(nonzero == P * L);  // each window's gradient lands once
+  }
+}
+
 TEST_CASE("avg_pool2d with and without counting the padding", "[pool]") {
   auto [y, dx] = fwd_bwd([](const Tensor& x) { return avg_pool2d(x, 2); }, kImage);
   CHECK(y.to_vector<double>() == V{1.75, 2.5, 6.5, 3.75});

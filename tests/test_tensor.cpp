@@ -1,5 +1,6 @@
 // Tensor basics: factories, shapes, views, element access, printing, comparison, RNG.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <limits>
 #include <sstream>
 
@@ -169,6 +170,40 @@ TEST_CASE("freed storage of 64 KiB and more is cached by size and reused, within
   { Tensor d = empty({256, 256}); }
   CHECK(cached_bytes() == 0);
   set_cache_limit_bytes(limit);
+}
+
+TEST_CASE("parallel_for_each covers every index once, split evenly, serially when nested or small", "[parallel]") {
+  for (int threads : {1, 2, 3}) {
+    const int saved = num_threads();
+    set_num_threads(threads);
+    for (int64_t n : {int64_t(1), int64_t(7), int64_t(100000)}) {
+      std::vector<int> hits(size_t(n), 0);
+      std::vector<int64_t> sizes;
+      parallel_for_each(n, 1, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) ++hits[size_t(i)];
+#ifdef _OPENMP
+#pragma omp critical
+#endif
+        sizes.push_back(e - b);
+      });
+      CHECK(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
+      const int64_t parts = n * 1 >= kParallelMinWork ? std::min<int64_t>(n, threads) : 1;
+      CHECK(int64_t(sizes.size()) == parts);
+      CHECK(*std::max_element(sizes.begin(), sizes.end()) - *std::min_element(sizes.begin(), sizes.end()) <= 1);
+    }
+    int64_t calls = 0;
+    parallel_for(4, 1, [&](int64_t, int64_t) {
+      parallel_for_each(100000, 1, [&](int64_t b, int64_t e) {
+        CHECK((b == 0 && e == 100000));  // inside a region: one call over the whole range
+#ifdef _OPENMP
+#pragma omp atomic
+#endif
+        ++calls;
+      });
+    });
+    CHECK(calls == 4);
+    set_num_threads(saved);
+  }
 }
 
 namespace {

@@ -7,6 +7,9 @@
 //   grain, never on the thread count, and each chunk writes its own outputs (or
 //   its own partial sum, combined afterwards in chunk order). Results are therefore
 //   bitwise identical for every OMP_NUM_THREADS.
+// * Loops whose iterations are independent (elementwise ops, pooling planes, optimiser
+//   updates) use parallel_for_each instead: one near-equal part per thread, which
+//   balances better than fixed chunks and cannot change a result.
 // * OpenMP's runtime keeps its threads between regions: no pool is created per call.
 // * Nested regions do not add threads: inside a parallel region, parallel_for runs
 //   its chunks serially on the calling thread (same chunks, same results).
@@ -77,5 +80,31 @@ void parallel_for(int64_t n, int64_t grain, F&& f, bool always_region = false) {
 
 /// Grain for elementwise loops: below this many elements a loop runs on one thread.
 constexpr int64_t kElementwiseGrain = 1 << 15;
+
+/// Work below which parallel_for_each runs on one thread, in units of about one
+/// element loaded and stored (a parallel region costs about 1 µs, some 4000 such units).
+constexpr int64_t kParallelMinWork = 1 << 13;
+
+/// Calls f(begin, end) on one contiguous part of [0, n) per thread (near-equal parts),
+/// in parallel when n·cost ≥ kParallelMinWork, where `cost` is the work of one index.
+/// Only for loops whose iterations are independent (each writes its own outputs, no
+/// partial sums): the split depends on the thread count, so nothing may depend on it.
+/// Loops that combine partial results use parallel_for, whose chunks are fixed.
+template <class F>
+void parallel_for_each(int64_t n, int64_t cost, F&& f) {
+  if (n <= 0) return;
+  const int64_t threads = num_threads();
+  const bool parallel = threads > 1 && n > 1 && n * std::max<int64_t>(cost, 1) >= kParallelMinWork &&
+                        !in_parallel_region();
+  if (!parallel) {
+    f(int64_t(0), n);
+    return;
+  }
+  const int64_t parts = std::min(n, threads);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static, 1) num_threads(static_cast<int>(parts))
+  for (int64_t t = 0; t < parts; ++t) f(n * t / parts, n * (t + 1) / parts);
+#endif
+}
 
 }  // namespace inv

@@ -100,7 +100,7 @@ inline void valid_range(int64_t OW, int64_t W, int64_t sw, int64_t off, int64_t&
 template <class T>
 void pad_planes(const T* x, int64_t P, int64_t H, int64_t W, int64_t top, int64_t left, int64_t Hp, int64_t Wp,
                 T* out) {
-  parallel_for(P, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(Hp * Wp, 1)), [&](int64_t p0, int64_t p1) {
+  parallel_for_each(P, Hp * Wp, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       T* o = out + p * Hp * Wp;
       std::fill(o, o + Hp * Wp, T(0));

@@ -105,7 +105,7 @@ void channel_sum(const T* dy, int64_t N, int64_t O, int64_t L, T* db) {
 /// y[n, o, :] += b[o].
 template <class T>
 void add_channel_bias(T* y, const T* b, int64_t N, int64_t O, int64_t L) {
-  parallel_for(N * O, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(L, 1)), [&](int64_t r0, int64_t r1) {
+  parallel_for_each(N * O, L, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T v = b[r % O];
       T* p = y + r * L;

@@ -25,7 +25,7 @@ Tensor unary(const char* name, const Tensor& x, F f, BW bw) {
     using T = decltype(tag);
     const T* px = x.data<T>();
     T* py = y.data<T>();
-    parallel_for(x.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
+    parallel_for_each(x.numel(), 1, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) py[i] = static_cast<T>(f(px[i]));
     });
   });
@@ -36,7 +36,7 @@ Tensor unary(const char* name, const Tensor& x, F f, BW bw) {
         using T = decltype(tag);
         const T *px = x.data<T>(), *py = y.data<T>(), *pg = g.data<T>();
         T* out = gx.data<T>();
-        parallel_for(x.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) {
+        parallel_for_each(x.numel(), 1, [&](int64_t b, int64_t e) {
           for (int64_t i = b; i < e; ++i) out[i] = static_cast<T>(bw(pg[i], px[i], py[i]));
         });
       });
@@ -59,30 +59,29 @@ Tensor broadcast_binary(const char* name, const Tensor& a, const Tensor& b, F f)
     T* po = out.data<T>();
     const int64_t n = out.numel();
     if (a.shape() == so && b.shape() == so) {
-      parallel_for(n, kElementwiseGrain, [&](int64_t s, int64_t e) {
+      parallel_for_each(n, 1, [&](int64_t s, int64_t e) {
         for (int64_t i = s; i < e; ++i) po[i] = f(pa[i], pb[i]);
       });
     } else if (b.numel() == 1 && a.shape() == so) {
       const T vb = *pb;
-      parallel_for(n, kElementwiseGrain, [&](int64_t s, int64_t e) {
+      parallel_for_each(n, 1, [&](int64_t s, int64_t e) {
         for (int64_t i = s; i < e; ++i) po[i] = f(pa[i], vb);
       });
     } else if (a.numel() == 1 && b.shape() == so) {
       const T va = *pa;
-      parallel_for(n, kElementwiseGrain, [&](int64_t s, int64_t e) {
+      parallel_for_each(n, 1, [&](int64_t s, int64_t e) {
         for (int64_t i = s; i < e; ++i) po[i] = f(va, pb[i]);
       });
     } else {
       const kernels::RowWalker<2> w(so, {broadcast_strides(a.shape(), so), broadcast_strides(b.shape(), so)});
       const int64_t len = w.row_len(), ia = w.inner(0), ib = w.inner(1);
-      parallel_for(w.rows(), std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(len, 1)),
-                   [&](int64_t s, int64_t e) {
-                     for (int64_t r = s; r < e; ++r) {
-                       const auto off = w.offsets(r);
-                       T* o = po + r * len;
-                       for (int64_t j = 0; j < len; ++j) o[j] = f(pa[off[0] + j * ia], pb[off[1] + j * ib]);
-                     }
-                   });
+      parallel_for_each(w.rows(), len, [&](int64_t s, int64_t e) {
+        for (int64_t r = s; r < e; ++r) {
+          const auto off = w.offsets(r);
+          T* o = po + r * len;
+          for (int64_t j = 0; j < len; ++j) o[j] = f(pa[off[0] + j * ia], pb[off[1] + j * ib]);
+        }
+      });
     }
   });
   return out;

@@ -192,7 +192,7 @@ inline Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction redu
         const T *a = input.data<T>(), *b = target.data<T>();
         const T k = static_cast<T>(2.0 * scale * g.item());
         T* out = gi.data<T>();
-        parallel_for(gi.numel(), kElementwiseGrain, [&](int64_t s0, int64_t e) {
+        parallel_for_each(gi.numel(), 1, [&](int64_t s0, int64_t e) {
           for (int64_t i = s0; i < e; ++i) out[i] = k * (a[i] - b[i]);
         });
       });

@@ -64,15 +64,20 @@ inline void check_pool(const char* op, const Tensor& x, const Pool2dOptions& o) 
 /// Runs f(plane) for every (n, c) plane, in parallel.
 template <class F>
 void for_each_plane(int64_t planes, int64_t plane_work, F&& f) {
-  parallel_for(planes, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(plane_work, 1)),
-               [&](int64_t p0, int64_t p1) {
-                 for (int64_t p = p0; p < p1; ++p) f(p);
-               });
+  parallel_for_each(planes, plane_work, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) f(p);
+  });
 }
 
 }  // namespace detail
 
 namespace kernels {
+
+/// Whether max_pool2d takes the 2x2 stride-2 fast paths.
+inline bool is_pool2x2(const Pool2dOptions& o) {
+  return o.kernel_h == 2 && o.kernel_w == 2 && o.stride_h == 2 && o.stride_w == 2 && o.pad_h == 0 && o.pad_w == 0 &&
+         o.dilation_h == 1 && o.dilation_w == 1;
+}
 
 /// The common 2x2, stride 2, unpadded case of max_pool2d_forward.
 template <class T>
@@ -141,11 +146,61 @@ void max_pool2d_forward_general(const T* x, int64_t P, int64_t H, int64_t W, con
 /// max_pool2d's kernel: the 2x2 stride-2 fast path when it applies, else the general one.
 template <class T>
 void max_pool2d_forward(const T* x, int64_t P, int64_t H, int64_t W, const Pool2dOptions& o, T* y, int32_t* idx) {
-  if (o.kernel_h == 2 && o.kernel_w == 2 && o.stride_h == 2 && o.stride_w == 2 && o.pad_h == 0 && o.pad_w == 0 &&
-      o.dilation_h == 1 && o.dilation_w == 1)
+  if (is_pool2x2(o))
     max_pool2x2_forward(x, P, H, W, y, idx);
   else
     max_pool2d_forward_general(x, P, H, W, o, y, idx);
+}
+
+/// dx (P, H, W) = max_pool2d's input gradient: dy (P, OH, OW) at the saved argmax
+/// positions idx, 0 elsewhere (several windows may share a maximum: their gradients add).
+/// The reference for every kernel size, stride, padding and dilation.
+template <class T>
+void max_pool2d_backward_general(const T* dy, const int32_t* idx, int64_t P, int64_t H, int64_t W, int64_t L,
+                                 T* dx) {
+  inv::detail::for_each_plane(P, H * W + L, [&](int64_t p) {
+    T* dp = dx + p * H * W;
+    std::fill(dp, dp + H * W, T(0));
+    for (int64_t k = p * L; k < (p + 1) * L; ++k) dp[idx[k]] += dy[k];
+  });
+}
+
+/// The 2x2, stride 2, unpadded case: the windows do not overlap, so every element of dx
+/// is written once, dy or 0 (the rows and the column beyond the last window get 0).
+template <class T>
+void max_pool2x2_backward(const T* dy, const int32_t* idx, int64_t P, int64_t H, int64_t W, T* dx) {
+  const int64_t OH = H / 2, OW = W / 2;
+  inv::detail::for_each_plane(P, H * W, [&](int64_t p) {
+    const T* gp = dy + p * OH * OW;
+    const int32_t* ip = idx + p * OH * OW;
+    T* dp = dx + p * H * W;
+    for (int64_t oy = 0; oy < OH; ++oy) {
+      T* r0 = dp + 2 * oy * W;
+      T* r1 = r0 + W;
+      const int32_t row = static_cast<int32_t>(2 * oy * W), w = static_cast<int32_t>(W);
+      INV_SIMD(4)
+      for (int64_t ox = 0; ox < OW; ++ox) {
+        const T g = gp[oy * OW + ox];
+        const int32_t at = ip[oy * OW + ox] - row - static_cast<int32_t>(2 * ox);  // 0, 1, W or W + 1
+        r0[2 * ox] = at == 0 ? g : T(0);
+        r0[2 * ox + 1] = at == 1 ? g : T(0);
+        r1[2 * ox] = at == w ? g : T(0);
+        r1[2 * ox + 1] = at == w + 1 ? g : T(0);
+      }
+      if (W % 2) r0[W - 1] = r1[W - 1] = T(0);
+    }
+    if (H % 2) std::fill(dp + (H - 1) * W, dp + H * W, T(0));
+  });
+}
+
+/// max_pool2d's backward kernel: the 2x2 stride-2 fast path when it applies, else the general one.
+template <class T>
+void max_pool2d_backward(const T* dy, const int32_t* idx, int64_t P, int64_t H, int64_t W, const Pool2dOptions& o,
+                         T* dx) {
+  if (is_pool2x2(o))
+    max_pool2x2_backward(dy, idx, P, H, W, dx);
+  else
+    max_pool2d_backward_general(dy, idx, P, H, W, o.out_h(H) * o.out_w(W), dx);
 }
 
 /// Average pooling of planes (P, H, W) -> y (P, OH, OW).
@@ -219,16 +274,12 @@ inline Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {
     kernels::max_pool2d_forward<T>(x.data<T>(), N * C, H, W, opt, y.data<T>(), idx->data());
   });
   if (detail::should_record({&x})) {
-    detail::record(y, "max_pool2d", {x}, [idx, in_shape = x.shape(), L = OH * OW](const Tensor& g, GradSink& s) {
-      Tensor dx = zeros(in_shape, g.dtype());
-      const int64_t HW = in_shape[2] * in_shape[3], P = in_shape[0] * in_shape[1];
+    detail::record(y, "max_pool2d", {x}, [idx, in_shape = x.shape(), opt](const Tensor& g, GradSink& s) {
+      Tensor dx = empty(in_shape, g.dtype());
       dispatch(g.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        const T* pg = g.data<T>();
-        T* pd = dx.data<T>();
-        detail::for_each_plane(P, L, [&](int64_t p) {
-          for (int64_t k = p * L; k < (p + 1) * L; ++k) pd[p * HW + (*idx)[static_cast<size_t>(k)]] += pg[k];
-        });
+        kernels::max_pool2d_backward<T>(g.data<T>(), idx->data(), in_shape[0] * in_shape[1], in_shape[2],
+                                        in_shape[3], opt, dx.data<T>());
       });
       s.add(0, dx);
     });

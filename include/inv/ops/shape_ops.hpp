@@ -85,7 +85,7 @@ namespace detail {
 template <class T>
 void strided_copy(const kernels::RowWalker<2>& w, T* dst, const T* src) {
   const int64_t len = w.row_len(), id = w.inner(0), is = w.inner(1);
-  parallel_for(w.rows(), std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(len, 1)), [&](int64_t b, int64_t e) {
+  parallel_for_each(w.rows(), len, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const auto off = w.offsets(r);
       for (int64_t j = 0; j < len; ++j) dst[off[0] + j * id] = src[off[1] + j * is];

@@ -59,7 +59,7 @@ class Adam : public Optimizer {
       const T decay = decoupled_ ? T(1 - lr() * opt_.weight_decay) : T(1);
       // One update of lanes X at element k (X = T, or a vector of T: same operations).
       auto kernel = [&](auto amsgrad) {
-        parallel_for(p.numel(), kElementwiseGrain, [&](int64_t begin, int64_t end) {
+        parallel_for_each(p.numel(), 4, [&](int64_t begin, int64_t end) {
           kernels::for_lanes<T>(begin, end, [&](auto x, int64_t k) {
             using X = decltype(x);
             using kernels::load_as, kernels::store_as;

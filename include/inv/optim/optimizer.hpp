@@ -114,7 +114,7 @@ namespace detail {
 /// Runs f(i) for every element index of an n-element parameter, in parallel when large.
 template <class F>
 void for_each_element(int64_t n, F&& f) {
-  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+  parallel_for_each(n, 2, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) f(i);
   });
 }
