@@ -128,7 +128,7 @@ struct GeomCase {
 };
 }  // namespace
 
-TEST_CASE("implicit GEMM, col2im, flipped, lanes, direct and register-tiled kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
+TEST_CASE("implicit GEMM, col2im, flipped, lanes, direct, register-tiled and channel-tile kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
   const std::vector<GeomCase> cases = {
       {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // padding 1
       {3, 4, 9, 8, 6, 3, 3, 2, 2, 1, 2, 0, 1, 2, 2, 2},      // stride 2, asymmetric padding, dilation 2, groups 2
@@ -153,8 +153,18 @@ TEST_CASE("implicit GEMM, col2im, flipped, lanes, direct and register-tiled kern
       {1, 8, 5, 6, 2, 2, 5, 1, 1, 0, 0, 1, -2, 1, 1, 1},     // 1x5 taps (3 + 2) past both row ends
       {2, 4, 9, 11, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},     // groups 2 of 3 outputs: a 2-output tile never spans groups
       {2, 2, 10, 20, 3, 2, 7, 2, 1, 0, 1, 3, 3, 1, 2, 1},    // 2x7 taps (5 + 2), dilation 2 along the width, stride 2x1
+      {2, 3, 11, 13, 16, 3, 3, 2, 1, 1, 0, 2, 1, 2, 1, 1},   // 16 outputs: stride 2x1, dilation 2x1, 14-pixel rows
+      {3, 4, 9, 10, 16, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1, 1},    // 7x7 taps, 10-pixel rows
+      {2, 6, 10, 12, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},   // groups 2 of 16 outputs
+      {2, 4, 7, 9, 24, 2, 4, 1, 1, 0, 1, 3, 0, 1, 1, 1},     // 24 outputs: three blocks of 8 lanes
+      {2, 2, 1, 12, 8, 1, 6, 1, 1, 0, 0, 0, 0, 1, 1, 1},     // one output row, 1x6 taps
+      {2, 6, 15, 17, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 3},   // 1x1, groups 3 of 16, 15 rows
+      {2, 16, 9, 11, 8, 3, 7, 1, 1, 2, 0, 3, 1, 1, 1, 2},    // groups of 8 input channels: row pairs, 3x7 taps
+      {3, 32, 6, 10, 4, 2, 2, 1, 1, 0, 1, 1, 0, 1, 1, 2},    // groups of 16 input channels: one row per vector
+      {2, 24, 5, 19, 6, 5, 3, 1, 1, 4, 4, 2, 2, 1, 1, 1},    // 24 input channels (3 blocks), full padding
+      {1, 8, 3, 3, 2, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1},      // a single output pixel
   };
-  int64_t lanes_cases = 0, rows_cases = 0;
+  int64_t lanes_cases = 0, rows_cases = 0, tiles_cases = 0, data_tiles_cases = 0;
   for (Dtype dtype : {kFloat64, kFloat32}) {
     Generator g(1);
     for (const auto& c : cases) {
@@ -225,11 +235,40 @@ TEST_CASE("implicit GEMM, col2im, flipped, lanes, direct and register-tiled kern
           check("direct forward, register-tiled backward_weight", y, yb, dx, dw);
           ++rows_cases;
         }
+#ifdef INV_CONV_TILES
+        // The channel tiles (float32, AVX-512) on every shape they can take.
+        if constexpr (std::is_same_v<T, float>)
+          if (kernels::use_tiles(G)) {
+            Tensor y = empty_like(dy), yb = empty_like(dy), dx = copy_data(dx0), dw = empty_like(w);
+            kernels::conv2d_forward_tiles(G, x.data<T>(), w.data<T>(), nullptr, y.data<T>());
+            kernels::conv2d_forward_tiles(G, x.data<T>(), w.data<T>(), bias.data<T>(), yb.data<T>());
+            Tensor db = empty({c.O}), dw_only = empty_like(w);
+            kernels::conv2d_backward_weight_tiles(G, x.data<T>(), dy.data<T>(), dw.data<T>(), db.data<T>());
+            kernels::conv2d_backward_weight_tiles(G, x.data<T>(), dy.data<T>(), dw_only.data<T>());
+            kernels::conv2d_backward_data_gemm<T>(G, w.data<T>(), dy.data<T>(), dx.data<T>());
+            check("channel tiles: forward, backward_weight", y, yb, dx, dw);
+            CHECK(equal(dw_only, dw));                             // the bias sum changes nothing else
+            CHECK(allclose(db, sum(dy, {0, 2, 3}), tol, tol));  // and is the bias gradient
+            ++tiles_cases;
+          }
+        if constexpr (std::is_same_v<T, float>)
+          if (kernels::use_backward_data_tiles(G)) {
+            Tensor dx = copy_data(dx0);
+            kernels::conv2d_backward_data_tiles(G, w.data<T>(), dy.data<T>(), dx.data<T>());
+            check_dx("backward_data: channel tiles", dx);
+            ++data_tiles_cases;
+          }
+#endif
       });
     }
   }
   CHECK(lanes_cases >= 12);  // the lanes kernel ran on shapes of both element types
   CHECK(rows_cases >= 40);   // and the register-tiled weight gradient
+  if (kernels::cpu_has_avx512()) {
+    CHECK(tiles_cases >= 10);       // and the channel tiles
+    CHECK(data_tiles_cases >= 10);
+  } else
+    WARN("this CPU has no AVX-512: the channel-tile kernels were not run");
 }
 
 // ---------------------------------------------------------------------------

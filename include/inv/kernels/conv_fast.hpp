@@ -52,6 +52,7 @@
 #include "inv/kernels/conv_naive.hpp"
 #include "inv/kernels/gemm.hpp"
 #include "inv/kernels/simd.hpp"
+#include "inv/kernels/sum.hpp"
 #include "inv/parallel.hpp"
 
 namespace inv::kernels {
@@ -301,6 +302,18 @@ const T* gather_dy(const ConvGeometry& g, const T* dy, int64_t n0, int64_t b) {
 }
 
 }  // namespace detail
+
+/// db[o] = Σ over n and pixels of dy (N, O, L), in double, in a fixed order; parallel over channels.
+template <class T>
+void channel_sum(const T* dy, int64_t N, int64_t O, int64_t L, T* db) {
+  parallel_for(O, 1, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      double acc = 0;
+      for (int64_t n = 0; n < N; ++n) acc += lane_sum(dy + (n * O + o) * L, L);
+      db[o] = static_cast<T>(acc);
+    }
+  });
+}
 
 /// y = conv(x, w) (+ bias[o] when bias is non-null), y (N, O, OH, OW), overwritten.
 /// See conv2d_forward_naive.

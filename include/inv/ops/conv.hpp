@@ -90,18 +90,6 @@ struct ConvTranspose2dOptions {
 
 namespace detail {
 
-/// db[o] = Σ over n and pixels of dy (N, O, L), in a fixed order; parallel over channels.
-template <class T>
-void channel_sum(const T* dy, int64_t N, int64_t O, int64_t L, T* db) {
-  parallel_for(O, 1, [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o) {
-      double acc = 0;
-      for (int64_t n = 0; n < N; ++n) acc += kernels::lane_sum(dy + (n * O + o) * L, L);
-      db[o] = static_cast<T>(acc);
-    }
-  });
-}
-
 /// y[n, o, :] += b[o].
 template <class T>
 void add_channel_bias(T* y, const T* b, int64_t N, int64_t O, int64_t L) {
@@ -172,10 +160,8 @@ inline Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias =
       Tensor db = s.needs(2) ? empty({g.O}, gy.dtype()) : Tensor();
       dispatch(gy.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        if (dx.defined() || dw.defined())
-          kernels::conv2d_backward<T>(g, x.data<T>(), weight.data<T>(), gy.data<T>(),
-                                      dx.defined() ? dx.data<T>() : nullptr, dw.defined() ? dw.data<T>() : nullptr);
-        if (db.defined()) detail::channel_sum<T>(gy.data<T>(), g.N, g.O, g.L(), db.data<T>());
+        auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+        kernels::conv2d_backward<T>(g, x.data<T>(), weight.data<T>(), gy.data<T>(), ptr(dx), ptr(dw), ptr(db));
       });
       if (dx.defined()) s.add(0, dx);
       if (dw.defined()) s.add(1, dw);
@@ -235,7 +221,7 @@ inline Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tens
         if (dx.defined()) kernels::conv2d_forward<T>(g, gy.data<T>(), weight.data<T>(), nullptr, dx.data<T>());
         if (dw.defined())
           kernels::conv2d_backward<T>(g, gy.data<T>(), nullptr, x.data<T>(), nullptr, dw.data<T>());
-        if (db.defined()) detail::channel_sum<T>(gy.data<T>(), g.N, g.C, g.H * g.W, db.data<T>());
+        if (db.defined()) kernels::channel_sum<T>(gy.data<T>(), g.N, g.C, g.H * g.W, db.data<T>());
       });
       if (dx.defined()) s.add(0, dx);
       if (dw.defined()) s.add(1, dw);

@@ -1,0 +1,498 @@
+// inv/kernels/conv_tiles.hpp: convolution kernels with channels in the lanes of a vector
+// and output pixels or taps in registers, for CPUs with AVX-512 (float32).
+//
+// Same contracts as the reference kernels in conv_naive.hpp (and tested against them).
+// They apply to stride and dilation 1 along the width and output channels per group a
+// multiple of 8; VL = 16 channels per 512-bit vector when the count is a multiple of 16,
+// else 8 per 256-bit vector (AVX-512VL gives both 32 registers). Chosen at run time
+// (cpu_has_avx512), so the build needs no -mavx512f; inv/kernels/conv.hpp chooses.
+//
+//   forward          acc[r][p] (VL lanes) = y[o..o+VL, oy + r, ox + p] for 3 output rows
+//                    × 8 pixels (24 accumulators): per tap (c, i, j), one vector of VL
+//                    weights times x[c, (oy + r)·sh + i·dh, ox + p + j], a scalar the FMA
+//                    broadcasts from memory. Nothing is packed: a weight vector serves 24
+//                    FMAs, an input element is read where it lies. The tile is transposed
+//                    into y's (N, O, OH, OW) layout at the end.
+//   backward_data    stride and dilation 1, input channels per group a multiple of 8:
+//                    dY scattered into dx. acc[x] (16 lanes) = dx[c.., y, x0 + x] for 8 + kw - 1
+//                    columns: per kernel row i, output channel o and dY pixel p, one
+//                    broadcast of dY[o, y - i, x0 + p] feeds kw FMAs, acc[p + j] += w[o, c.., i, j]
+//                    · dY. With 16 channels per group and vector the lanes are channels;
+//                    with 8, the lanes are 8 channels × 2 rows (y, y + 1) and the broadcast
+//                    is the pair dY[o, y - i .. y - i + 1, x0 + p] (vbroadcastsd), so that
+//                    the 512-bit FMAs are full. No work is spent on zero padding (the
+//                    flipped forward of conv_fast.hpp reads dY's padding: 2.25× the
+//                    products for LeNet's conv2).
+//   backward_weight  acc[q][j] (VL lanes) = dw[o..o+VL, tap (row q, column j)] for NQ
+//                    kernel rows (c, i) × kw columns (up to 28 accumulators): per output
+//                    pixel, dY's VL channels (transposed per image to pixel-major) times
+//                    the input element under each tap, broadcast from memory; the bias
+//                    gradient is summed from the same loads of dY.
+//
+// The GEMM these replace (conv_fast.hpp) packs an operand that few rows of the product
+// reuse when channels are few, and with 8 or 16 output rows its 6-row tiles are partly
+// empty. Batch 32, one core of the Xeon of docs/performance.md: LeNet's conv2 (8 -> 16
+// channels, 5×5, 12×12 input) forward 0.16 ms by GEMM, 0.097 ms here.
+//
+// Every output element is summed in a fixed order by one thread (the weight gradient
+// per chunk of images, added in chunk order), so results do not depend on the thread
+// count.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "inv/kernels/conv_fast.hpp"
+
+namespace inv::kernels {
+
+#if defined(INV_GEMM_ZMM) && defined(INV_GEMM_SHUFFLEVECTOR)
+#define INV_CONV_TILES 1
+#define INV_TILES_TARGET __attribute__((noinline, target("avx512f,avx512vl")))
+#endif
+
+/// Whether this CPU runs AVX-512F and AVX-512VL (asked once).
+inline bool cpu_has_avx512() {
+#ifdef INV_CONV_TILES
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+namespace detail {
+
+/// Pixels of an output row per forward tile, and output rows per tile at most.
+constexpr int64_t kTilePixels = 8, kTileRows = 3;
+/// Accumulators of a weight-gradient tile at most (plus dY and the bias sum: 30 of 32 registers).
+constexpr int64_t kTileTaps = 28;
+
+/// Channels per vector for Og output channels per group: 16, 8, or 0 (no tile kernel).
+inline int64_t tile_lanes(int64_t Og) { return Og % 16 == 0 ? 16 : Og % 8 == 0 ? 8 : 0; }
+
+#ifdef INV_CONV_TILES
+
+/// Hides a pointer's provenance from the optimiser, so that it cannot carry the
+/// elements read at one tap over to the next (predictive commoning), which would
+/// turn each FMA's broadcast operand into register shuffles.
+template <class P>
+inline P* opaque(P* p) {
+  asm("" : "+r"(p));
+  return p;
+}
+
+/// out[(r·kTilePixels + p)·VL + l] = init[l] + Σ_{c < Cg, i < kh, j < kw} wt[((c·kh + i)·kw + j)·VL + l]
+///                                              · x[c·plane + r·rpitch + i·ipitch + j + p]
+/// for r < R, p < kTilePixels, l < VL: one forward tile (see the header).
+template <int64_t VL, int64_t R>
+INV_TILES_TARGET void forward_tile(const float* x, int64_t plane, int64_t rpitch, int64_t ipitch, const float* wt,
+                                   int64_t Cg, int64_t kh, int64_t kw, const float* init, float* out) {
+  typedef float V __attribute__((vector_size(VL * sizeof(float))));
+  constexpr int64_t P = kTilePixels;
+  V b;
+  std::memcpy(&b, init, sizeof b);
+  V acc[R][P];
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t p = 0; p < P; ++p) acc[r][p] = b;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t i = 0; i < kh; ++i) {
+      const float* row = x + c * plane + i * ipitch;
+      for (int64_t j = 0; j < kw; ++j, wt += VL) {
+        V w;
+        std::memcpy(&w, wt, sizeof w);
+#pragma GCC unroll 3
+        for (int64_t r = 0; r < R; ++r) {
+          const float* s = opaque(row + r * rpitch + j);  // one base register per row
+#pragma GCC unroll 8
+          for (int64_t p = 0; p < P; ++p) acc[r][p] += w * s[p];
+        }
+      }
+    }
+  std::memcpy(out, acc, sizeof acc);
+}
+
+/// io[(q·KW + j)·VL + l] += Σ_{oy < OH, ox < OW} dyt[(oy·OW + ox)·VL + l] · rows[q][oy·rpitch + ox + j]
+/// for q < NQ, j < KW, l < VL: one weight-gradient tile (see the header); with kBias also
+/// bias_io[l] += Σ dyt[(oy·OW + ox)·VL + l], the bias gradient, from the same loads.
+template <int64_t VL, int64_t NQ, int64_t KW, bool kBias>
+INV_TILES_TARGET void weight_tile(const float* dyt, const float* const* rows, int64_t OH, int64_t OW, int64_t rpitch,
+                                  float* io, float* bias_io) {
+  typedef float V __attribute__((vector_size(VL * sizeof(float))));
+  V acc[NQ][KW], bias{};
+  std::memcpy(acc, io, sizeof acc);
+  if (kBias) std::memcpy(&bias, bias_io, sizeof bias);
+  const float* r[NQ];
+  for (int64_t q = 0; q < NQ; ++q) r[q] = rows[q];
+  for (int64_t oy = 0; oy < OH; ++oy) {
+    for (int64_t ox = 0; ox < OW; ++ox, dyt += VL) {
+      V d;
+      std::memcpy(&d, dyt, sizeof d);
+      if (kBias) bias += d;
+#pragma GCC unroll 28
+      for (int64_t q = 0; q < NQ; ++q) {
+        const float* s = opaque(r[q] + ox);
+#pragma GCC unroll 7
+        for (int64_t j = 0; j < KW; ++j) acc[q][j] += d * s[j];
+      }
+    }
+    for (int64_t q = 0; q < NQ; ++q) r[q] += rpitch;
+  }
+  std::memcpy(io, acc, sizeof acc);
+  if (kBias) std::memcpy(bias_io, &bias, sizeof bias);
+}
+
+/// Kernel rows per weight-gradient tile for a kernel KW wide.
+constexpr int64_t weight_tile_rows(int64_t KW) { return std::min<int64_t>(kTileTaps / KW, 9); }
+
+/// weight_tile with KW = kw (1..7) and as many rows as fit; the bias gradient when bias_io is non-null.
+template <int64_t VL>
+void weight_tile(int64_t kw, const float* dyt, const float* const* rows, int64_t OH, int64_t OW, int64_t rpitch,
+                 float* io, float* bias_io) {
+  auto run = [&](auto KW) {
+    constexpr int64_t NQ = weight_tile_rows(KW.value);
+    if (bias_io)
+      weight_tile<VL, NQ, KW.value, true>(dyt, rows, OH, OW, rpitch, io, bias_io);
+    else
+      weight_tile<VL, NQ, KW.value, false>(dyt, rows, OH, OW, rpitch, io, bias_io);
+  };
+  switch (kw) {
+    case 1: return run(std::integral_constant<int64_t, 1>());
+    case 2: return run(std::integral_constant<int64_t, 2>());
+    case 3: return run(std::integral_constant<int64_t, 3>());
+    case 4: return run(std::integral_constant<int64_t, 4>());
+    case 5: return run(std::integral_constant<int64_t, 5>());
+    case 6: return run(std::integral_constant<int64_t, 6>());
+    default: return run(std::integral_constant<int64_t, 7>());
+  }
+}
+
+/// One backward_data tile (see the header): for the 8 + KW - 1 vectors acc[x] at io (16
+/// lanes each), acc[p + j] += Σ_{i0 ≤ i < i1, o < Og} wd[((i·Og + o)·KW + j)·16 ..] · bcast(dy at
+/// base - i·ipitch + o·opitch + p·H2), for p < 8, j < KW. H2 = 1: one float broadcast to
+/// every lane; H2 = 2: a pair of floats (two dY rows) broadcast to alternate lanes.
+template <int64_t H2, int64_t KW>
+INV_TILES_TARGET void data_tile(const float* base, int64_t ipitch, int64_t opitch, int64_t Og, int64_t i0, int64_t i1,
+                                const float* wd, float* io) {
+  typedef float V __attribute__((vector_size(64)));
+  constexpr int64_t P = kTilePixels, X = P + KW - 1;
+  V acc[X];
+#pragma GCC unroll 14
+  for (int64_t x = 0; x < X; ++x) std::memcpy(&acc[x], io + x * 16, sizeof(V));
+  wd += i0 * Og * KW * 16;
+  for (int64_t i = i0; i < i1; ++i) {
+    const float* s = base - i * ipitch;
+    for (int64_t o = 0; o < Og; ++o, wd += KW * 16) {
+      V w[KW];
+#pragma GCC unroll 7
+      for (int64_t j = 0; j < KW; ++j) std::memcpy(&w[j], wd + j * 16, sizeof(V));
+      const float* so = opaque(s + o * opitch);
+#pragma GCC unroll 8
+      for (int64_t p = 0; p < P; ++p) {
+        V b;
+        if constexpr (H2 == 1) {
+          b = V{} + so[p];
+        } else {
+          double pair;
+          std::memcpy(&pair, so + 2 * p, sizeof pair);
+          b = (V)_mm512_set1_pd(pair);
+        }
+#pragma GCC unroll 7
+        for (int64_t j = 0; j < KW; ++j) acc[p + j] += w[j] * b;
+      }
+    }
+  }
+#pragma GCC unroll 14
+  for (int64_t x = 0; x < X; ++x) std::memcpy(io + x * 16, &acc[x], sizeof(V));
+}
+
+/// data_tile with KW = kw (1..7).
+template <int64_t H2>
+void data_tile(int64_t kw, const float* base, int64_t ipitch, int64_t opitch, int64_t Og, int64_t i0, int64_t i1,
+               const float* wd, float* io) {
+  switch (kw) {
+    case 1: return data_tile<H2, 1>(base, ipitch, opitch, Og, i0, i1, wd, io);
+    case 2: return data_tile<H2, 2>(base, ipitch, opitch, Og, i0, i1, wd, io);
+    case 3: return data_tile<H2, 3>(base, ipitch, opitch, Og, i0, i1, wd, io);
+    case 4: return data_tile<H2, 4>(base, ipitch, opitch, Og, i0, i1, wd, io);
+    case 5: return data_tile<H2, 5>(base, ipitch, opitch, Og, i0, i1, wd, io);
+    case 6: return data_tile<H2, 6>(base, ipitch, opitch, Og, i0, i1, wd, io);
+    default: return data_tile<H2, 7>(base, ipitch, opitch, Og, i0, i1, wd, io);
+  }
+}
+
+/// Output rows per forward tile for OH rows: 3, or 2 where that wastes fewer rows.
+inline int64_t tile_rows(int64_t OH) {
+  const int64_t waste3 = (3 - OH % 3) % 3, waste2 = OH % 2;
+  return OH == 1 ? 1 : waste2 < waste3 ? 2 : 3;
+}
+
+/// forward_tile with R = rows (1..3).
+template <int64_t VL>
+void forward_tile(int64_t rows, const float* x, int64_t plane, int64_t rpitch, int64_t ipitch, const float* wt,
+                  int64_t Cg, int64_t kh, int64_t kw, const float* init, float* out) {
+  if (rows == 3) return forward_tile<VL, 3>(x, plane, rpitch, ipitch, wt, Cg, kh, kw, init, out);
+  if (rows == 2) return forward_tile<VL, 2>(x, plane, rpitch, ipitch, wt, Cg, kh, kw, init, out);
+  forward_tile<VL, 1>(x, plane, rpitch, ipitch, wt, Cg, kh, kw, init, out);
+}
+
+/// dst[(b·L + p)·VL + l] = src[(b·VL + l)·L + p]: O = nb·VL channels of L pixels (O × L)
+/// to pixel-major blocks of VL channels, by 8 × 8 transposes in registers.
+inline void to_pixel_major(const float* src, int64_t O, int64_t L, int64_t VL, float* dst) {
+  const int64_t L8 = L / 8 * 8;
+  for (int64_t o = 0; o < O; o += 8) {
+    float* d = dst + ((o / VL) * L) * VL + o % VL;
+    for (int64_t p = 0; p < L8; p += 8) transpose_block<float>(src + o * L + p, L, d + p * VL, VL);
+    for (int64_t l = 0; l < 8; ++l)
+      for (int64_t p = L8; p < L; ++p) d[p * VL + l] = src[(o + l) * L + p];
+  }
+}
+
+#endif  // INV_CONV_TILES
+
+/// d[x·H2 + h] = row h at column x (0 past n or for a null row), x < width, h < H2 (1 or 2):
+/// one row copied, or two rows interleaved element by element.
+inline void interleave_rows(const float* a, const float* b, int64_t n, int64_t width, int64_t H2, float* d) {
+  std::fill(d, d + width * H2, 0.0f);
+  if (H2 == 1) {
+    if (a) std::copy_n(a, n, d);
+    return;
+  }
+  using V = vec_t<float>;
+  constexpr int64_t L = kLanes<float>;
+  const V zero{};
+  int64_t x = 0;
+#ifdef INV_GEMM_SHUFFLEVECTOR
+  static_assert(kLanes<float> == 8, "the shuffles below interleave 8 lanes");
+  for (; x + L <= n; x += L) {
+    const V va = a ? load(a + x) : zero, vb = b ? load(b + x) : zero;
+    store(d + 2 * x, __builtin_shufflevector(va, vb, 0, 8, 1, 9, 2, 10, 3, 11));
+    store(d + 2 * x + L, __builtin_shufflevector(va, vb, 4, 12, 5, 13, 6, 14, 7, 15));
+  }
+#endif
+  for (; x < n; ++x) {
+    d[2 * x] = a ? a[x] : 0.0f;
+    d[2 * x + 1] = b ? b[x] : 0.0f;
+  }
+}
+
+/// wt[((gr·(Og/VL) + b)·K + k)·VL + l] = w[gr·Og + b·VL + l, k]: per group, block of VL
+/// output channels and tap k = (c, i, j), the block's weights side by side.
+inline std::vector<float> tile_weights(const float* w, int64_t O, int64_t K, int64_t VL) {
+  std::vector<float> wt(static_cast<size_t>(O * K));
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t k = 0; k < K; ++k) wt[size_t(((o / VL) * K + k) * VL + o % VL)] = w[o * K + k];
+  return wt;
+}
+
+}  // namespace detail
+
+/// Whether the tile kernels take this shape (see the header).
+inline bool use_tiles(const ConvGeometry& g) {
+  return cpu_has_avx512() && g.sw == 1 && g.dw == 1 && g.kw <= 7 && detail::tile_lanes(g.Og()) > 0;
+}
+
+/// Whether conv2d_backward_data_tiles takes this shape (see the header).
+inline bool use_backward_data_tiles(const ConvGeometry& g) {
+  return cpu_has_avx512() && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.kw <= 7 && g.Cg() % 8 == 0;
+}
+
+#ifdef INV_CONV_TILES
+
+namespace detail {
+
+/// The input planes the tile kernels read: Hp × Wp per channel, x itself where it has
+/// that size and no padding, else a zero-padded copy in this thread's scratch.
+struct Padded {
+  int64_t Hp, Wp, plane;
+  bool copy;
+  Padded(const ConvGeometry& g, int64_t hp, int64_t wp)
+      : Hp(hp), Wp(wp), plane(hp * wp), copy(g.pt != 0 || g.pl != 0 || hp != g.H || wp != g.W) {}
+  /// Image n of x (N, C, H, W) as planes (C, Hp, Wp).
+  const float* image(const ConvGeometry& g, const float* x, int64_t n) const {
+    const float* xn = x + n * g.C * g.H * g.W;
+    if (!copy) return xn;
+    float* xp = scratch<float, 3>(static_cast<size_t>(g.C * plane));
+    pad_planes(xn, g.C, g.H, g.W, g.pt, g.pl, Hp, Wp, xp);
+    return xp;
+  }
+};
+
+}  // namespace detail
+
+/// y = conv(x, w) + bias (bias may be null), y (N, O, OH, OW), overwritten. Requires use_tiles(g).
+inline void conv2d_forward_tiles(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
+  constexpr int64_t P = detail::kTilePixels;
+  const int64_t VL = detail::tile_lanes(g.Og()), OH = g.OH(), OW = g.OW(), L = g.L(), K = g.K();
+  const int64_t R = detail::tile_rows(OH);
+  // Zero-padded input planes cover whole tiles: round_up(OH, R) rows, round_up(OW, P) columns.
+  const detail::Padded input(g, ((OH + R - 1) / R * R - 1) * g.sh + (g.kh - 1) * g.dh + 1,
+                             (OW + P - 1) / P * P + g.kw - 1);
+  const int64_t Wp = input.Wp, plane = input.plane;
+  const std::vector<float> wt = detail::tile_weights(w, g.O, K, VL);
+  parallel_for(g.N, 1, [&](int64_t n, int64_t) {
+    const float* xp = input.image(g, x, n);
+    alignas(64) float init[16] = {}, io[detail::kTileRows * P * 16];
+    alignas(64) float t[16 * detail::kTileRows * P];  // the tile channel-major: t[(l·R + r)·P + p]
+    for (int64_t ob = 0; ob < g.O / VL; ++ob) {
+      const int64_t o0 = ob * VL, gr = o0 / g.Og();
+      if (bias) std::copy_n(bias + o0, VL, init);
+      const float* xg = xp + gr * g.Cg() * plane;
+      float* yo = y + (n * g.O + o0) * L;
+      for (int64_t oy = 0; oy < OH; oy += R)
+        for (int64_t ox = 0; ox < OW; ox += P) {
+          const float* src = xg + oy * g.sh * Wp + ox;
+          if (VL == 16)
+            detail::forward_tile<16>(R, src, plane, g.sh * Wp, g.dh * Wp, wt.data() + ob * K * 16, g.Cg(), g.kh, g.kw,
+                                     init, io);
+          else
+            detail::forward_tile<8>(R, src, plane, g.sh * Wp, g.dh * Wp, wt.data() + ob * K * 8, g.Cg(), g.kh, g.kw,
+                                    init, io);
+          const int64_t rows = std::min(R, OH - oy), cols = std::min(P, OW - ox);
+          if (cols == P) {  // whole rows of 8 pixels: transposed straight into y
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t b = 0; b < VL; b += 8)
+                detail::transpose_block<float>(io + r * P * VL + b, VL, yo + b * L + (oy + r) * OW + ox, L);
+            continue;
+          }
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t b = 0; b < VL; b += 8)
+              detail::transpose_block<float>(io + r * P * VL + b, VL, t + (b * R + r) * P, R * P);
+          for (int64_t l = 0; l < VL; ++l)
+            for (int64_t r = 0; r < rows; ++r)
+              std::memcpy(yo + l * L + (oy + r) * OW + ox, t + (l * R + r) * P, sizeof(float) * size_t(cols));
+        }
+    }
+  });
+}
+
+/// dw = the weight gradient (overwritten), and db[o] = Σ dy[·, o, ·] when db is non-null
+/// (summed in float, lane by lane, as the tiles load dY). Requires use_tiles(g).
+inline void conv2d_backward_weight_tiles(const ConvGeometry& g, const float* x, const float* dy, float* dw,
+                                         float* db = nullptr) {
+  const int64_t VL = detail::tile_lanes(g.Og()), OH = g.OH(), OW = g.OW(), L = g.L(), K = g.K(), Cg = g.Cg();
+  const int64_t NQ = detail::weight_tile_rows(g.kw), rows = Cg * g.kh, rows_padded = (rows + NQ - 1) / NQ * NQ;
+  const detail::Padded input(g, (OH - 1) * g.sh + (g.kh - 1) * g.dh + 1, OW + g.kw - 1);
+  // A chunk of images sums into its block of partial, laid out as the tiles hold it:
+  // acc[((ob·rows_padded + q)·kw + j)·VL + l] for output channel ob·VL + l, kernel row q
+  // = (c, i), column j, then the bias gradient's O sums. The blocks are added in chunk
+  // order, then transposed into dw.
+  const int64_t B = conv_weight_images_per_chunk(g), chunks = std::max<int64_t>(chunk_count(g.N, B), 1);
+  const int64_t wsize = g.O * rows_padded * g.kw, asize = wsize + g.O;
+  float* partial = scratch<float, 4>(static_cast<size_t>(chunks * asize));
+  std::fill(partial, partial + chunks * asize, 0.0f);
+  parallel_for(g.N, B, [&](int64_t n0, int64_t n1) {
+    float* acc = partial + (n0 / B) * asize;
+    float* dyt = scratch<float, 6>(static_cast<size_t>(g.O * L));
+    for (int64_t n = n0; n < n1; ++n) {
+      const float* xp = input.image(g, x, n);
+      detail::to_pixel_major(dy + n * g.O * L, g.O, L, VL, dyt);  // dyt[(ob·L + p)·VL + l]
+      for (int64_t ob = 0; ob < g.O / VL; ++ob) {
+        const float* xg = xp + (ob * VL / g.Og()) * Cg * input.plane;
+        for (int64_t q0 = 0; q0 < rows; q0 += NQ) {
+          const float* src[detail::kTileTaps];
+          for (int64_t q = 0; q < NQ; ++q) {
+            const int64_t row = std::min(q0 + q, rows - 1);  // past the last row: a copy, discarded
+            src[q] = xg + (row / g.kh) * input.plane + (row % g.kh) * g.dh * input.Wp;
+          }
+          float* io = acc + ((ob * rows_padded + q0) * g.kw) * VL;
+          float* bias_io = db && q0 == 0 ? acc + wsize + ob * VL : nullptr;
+          if (VL == 16)
+            detail::weight_tile<16>(g.kw, dyt + ob * L * 16, src, OH, OW, g.sh * input.Wp, io, bias_io);
+          else
+            detail::weight_tile<8>(g.kw, dyt + ob * L * 8, src, OH, OW, g.sh * input.Wp, io, bias_io);
+        }
+      }
+    }
+  });
+  for (int64_t c = 1; c < chunks; ++c)
+    for (int64_t k = 0; k < asize; ++k) partial[k] += partial[c * asize + k];
+  for (int64_t o = 0; o < g.O; ++o)
+    for (int64_t k = 0; k < K; ++k) dw[o * K + k] = partial[((o / VL) * rows_padded * g.kw + k) * VL + o % VL];
+  if (db) std::copy_n(partial + wsize, g.O, db);
+}
+
+/// dx += convᵀ(dy, w) for stride and dilation 1 (see the header). Per image and group,
+/// dY is laid out as dy2[o][yy][x][H2] (rows yy - (kh - 1) .. + H2 - 1 of channel o at
+/// column x, zero outside dY), the weights as wd[cb][i][o][j][lane], and dx is summed,
+/// padded and with its rows interleaved as the lanes hold them, in dxp[cb][Y/H2][X][16],
+/// then added into dx. Requires use_backward_data_tiles(g).
+inline void conv2d_backward_data_tiles(const ConvGeometry& g, const float* w, const float* dy, float* dx) {
+  constexpr int64_t P = detail::kTilePixels;
+  const int64_t Og = g.Og(), Cg = g.Cg(), OH = g.OH(), OW = g.OW(), kh = g.kh, kw = g.kw;
+  const int64_t H2 = Cg % 16 == 0 ? 1 : 2, CB = 16 / H2, nb = Cg / CB;  // channels per vector, blocks
+  // dxp: Hp rows (whole row pairs) × Wp columns (whole blocks of 8 for the transposes).
+  const int64_t Hp = (OH + kh - 1 + H2 - 1) / H2 * H2, Wq = (OW + P - 1) / P * P, Wp = (Wq + kw - 1 + 7) / 8 * 8;
+  const int64_t Hq = Hp + kh - 1, opitch = Hq * Wq * H2;
+  // wd[(((gr·nb + cb)·kh + i)·Og + o)·kw + j)·16 + lane], lane = c·H2 + h: w[gr·Og + o, cb·CB + c, i, j].
+  std::vector<float> wd(static_cast<size_t>(g.groups * nb * kh * Og * kw * 16));
+  for (int64_t gr = 0; gr < g.groups; ++gr)
+    for (int64_t cb = 0; cb < nb; ++cb)
+      for (int64_t i = 0; i < kh; ++i)
+        for (int64_t o = 0; o < Og; ++o)
+          for (int64_t j = 0; j < kw; ++j)
+            for (int64_t lane = 0; lane < 16; ++lane)
+              wd[size_t(((((gr * nb + cb) * kh + i) * Og + o) * kw + j) * 16 + lane)] =
+                  w[(((gr * Og + o) * Cg + cb * CB + lane / H2) * kh + i) * kw + j];
+  parallel_for(g.N, 1, [&](int64_t n, int64_t) {
+    float* dy2 = scratch<float, 5>(static_cast<size_t>(Og * opitch));
+    float* dxp = scratch<float, 6>(static_cast<size_t>(nb * Hp * Wp * CB));
+    alignas(64) float t[8 * P];
+    for (int64_t gr = 0; gr < g.groups; ++gr) {
+      const float* dyg = dy + (n * g.O + gr * Og) * OH * OW;
+      for (int64_t o = 0; o < Og; ++o)
+        for (int64_t yy = 0; yy < Hq; ++yy) {
+          float* d = dy2 + o * opitch + yy * Wq * H2;
+          const int64_t oy = yy - (kh - 1);  // rows oy .. oy + H2 - 1, zero outside dY
+          auto row = [&](int64_t y) { return y >= 0 && y < OH ? dyg + (o * OH + y) * OW : nullptr; };
+          if (H2 == 1)
+            detail::interleave_rows(row(oy), nullptr, OW, Wq, 1, d);
+          else
+            detail::interleave_rows(row(oy), row(oy + 1), OW, Wq, 2, d);
+        }
+      std::fill(dxp, dxp + nb * Hp * Wp * CB, 0.0f);
+      for (int64_t cb = 0; cb < nb; ++cb)
+        for (int64_t Y = 0; Y < Hp; Y += H2) {
+          // Kernel rows i that reach a dY row of this row pair: Y + H2 - 1 - i ≥ 0, Y - i < OH.
+          const int64_t i0 = std::max<int64_t>(0, Y - OH + 1), i1 = std::min(kh, Y + H2);
+          if (i0 >= i1) continue;
+          for (int64_t x0 = 0; x0 < Wq; x0 += P) {
+            const float* base = dy2 + ((Y + kh - 1) * Wq + x0) * H2;
+            float* io = dxp + ((cb * Hp / H2 + Y / H2) * Wp + x0) * 16;
+            const float* wcb = wd.data() + (gr * nb + cb) * kh * Og * kw * 16;
+            if (H2 == 1)
+              detail::data_tile<1>(kw, base, Wq, opitch, Og, i0, i1, wcb, io);
+            else
+              detail::data_tile<2>(kw, base, Wq * 2, opitch, Og, i0, i1, wcb, io);
+          }
+        }
+      // Add dxp into dx: per 8 columns and half vector, an 8 × 8 transpose gives, for each
+      // lane (channel c, row h), 8 consecutive columns; padding rows and columns are dropped.
+      float* dxg = dx + (n * g.C + gr * Cg) * g.H * g.W;
+      const int64_t x_lo = g.pl, x_hi = std::min(Wp, g.W + g.pl);  // columns X of dxp inside dx
+      for (int64_t cb = 0; cb < nb; ++cb)
+        for (int64_t Yh = 0; Yh < Hp / H2; ++Yh)
+          for (int64_t X0 = x_lo / 8 * 8; X0 < x_hi; X0 += 8)
+            for (int64_t half = 0; half < 16; half += 8) {
+              detail::transpose_block<float>(dxp + ((cb * Hp / H2 + Yh) * Wp + X0) * 16 + half, 16, t, P);
+              const int64_t a = std::max(X0, x_lo) - X0, b = std::min(X0 + 8, x_hi) - X0;
+              for (int64_t l = 0; l < 8; ++l) {
+                const int64_t lane = half + l, y = Yh * H2 + lane % H2 - g.pt;
+                if (y < 0 || y >= g.H) continue;
+                float* row = dxg + ((cb * CB + lane / H2) * g.H + y) * g.W + X0 - g.pl;
+                for (int64_t x = a; x < b; ++x) row[x] += t[l * P + x];
+              }
+            }
+    }
+  });
+}
+
+#endif  // INV_CONV_TILES
+
+}  // namespace inv::kernels
