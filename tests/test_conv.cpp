@@ -128,7 +128,7 @@ struct GeomCase {
 };
 }  // namespace
 
-TEST_CASE("implicit GEMM, col2im, flipped, lanes, direct, register-tiled and channel-tile kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
+TEST_CASE("implicit GEMM, col2im, flipped, lanes, direct, register-tiled, channel- and pixel-tile kernels agree with the naive kernels over a grid of shapes", "[conv][kernel]") {
   const std::vector<GeomCase> cases = {
       {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // padding 1
       {3, 4, 9, 8, 6, 3, 3, 2, 2, 1, 2, 0, 1, 2, 2, 2},      // stride 2, asymmetric padding, dilation 2, groups 2
@@ -164,7 +164,7 @@ TEST_CASE("implicit GEMM, col2im, flipped, lanes, direct, register-tiled and cha
       {2, 24, 5, 19, 6, 5, 3, 1, 1, 4, 4, 2, 2, 1, 1, 1},    // 24 input channels (3 blocks), full padding
       {1, 8, 3, 3, 2, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1},      // a single output pixel
   };
-  int64_t lanes_cases = 0, rows_cases = 0, tiles_cases = 0, data_tiles_cases = 0;
+  int64_t lanes_cases = 0, rows_cases = 0, tiles_cases = 0, data_tiles_cases = 0, pixel_tiles_cases = 0;
   for (Dtype dtype : {kFloat64, kFloat32}) {
     Generator g(1);
     for (const auto& c : cases) {
@@ -252,6 +252,23 @@ TEST_CASE("implicit GEMM, col2im, flipped, lanes, direct, register-tiled and cha
             ++tiles_cases;
           }
         if constexpr (std::is_same_v<T, float>)
+          if (kernels::use_pixel_tiles(G)) {
+            Tensor y = empty_like(dy), yb = empty_like(dy);
+            kernels::conv2d_forward_pixel_tiles(G, x.data<T>(), w.data<T>(), nullptr, y.data<T>());
+            kernels::conv2d_forward_pixel_tiles(G, x.data<T>(), w.data<T>(), bias.data<T>(), yb.data<T>());
+            INFO("forward: pixel tiles");
+            CHECK(allclose(y, y1, tol, tol));
+            CHECK(allclose(yb, y1b, tol, tol));
+            ++pixel_tiles_cases;
+          }
+        if constexpr (std::is_same_v<T, float>)
+          if (c.sh == 1 && kernels::use_pixel_tiles(kernels::flipped_geometry(G))) {
+            Tensor dx = copy_data(dx0);
+            kernels::conv2d_backward_data_pixel_tiles(G, w.data<T>(), dy.data<T>(), dx.data<T>());
+            check_dx("backward_data: pixel tiles on the flipped weights", dx);
+            ++pixel_tiles_cases;
+          }
+        if constexpr (std::is_same_v<T, float>)
           if (kernels::use_backward_data_tiles(G)) {
             Tensor dx = copy_data(dx0);
             kernels::conv2d_backward_data_tiles(G, w.data<T>(), dy.data<T>(), dx.data<T>());
@@ -267,6 +284,7 @@ TEST_CASE("implicit GEMM, col2im, flipped, lanes, direct, register-tiled and cha
   if (kernels::cpu_has_avx512()) {
     CHECK(tiles_cases >= 10);       // and the channel tiles
     CHECK(data_tiles_cases >= 10);
+    CHECK(pixel_tiles_cases >= 8);
   } else
     WARN("this CPU has no AVX-512: the channel-tile kernels were not run");
 }

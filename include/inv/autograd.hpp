@@ -125,7 +125,8 @@ inline void accumulate(std::shared_ptr<TensorImpl>& acc, const Tensor& g) {
     using T = decltype(tag);
     T* pa = a.data<T>();
     const T* pg = g.data<T>();
-    for (int64_t i = 0; i < a.numel(); ++i) pa[i] += pg[i];
+    const int64_t n = a.numel();
+    for (int64_t i = 0; i < n; ++i) pa[i] += pg[i];
   });
 }
 

@@ -1,38 +1,45 @@
-// inv/kernels/conv_tiles.hpp: convolution kernels with channels in the lanes of a vector
-// and output pixels or taps in registers, for CPUs with AVX-512 (float32).
+// inv/kernels/conv_tiles.hpp: convolution kernels for CPUs with AVX-512 (float32), with
+// channels or pixels in the lanes of a vector and a tile of outputs in registers.
 //
 // Same contracts as the reference kernels in conv_naive.hpp (and tested against them).
-// They apply to stride and dilation 1 along the width and output channels per group a
-// multiple of 8; VL = 16 channels per 512-bit vector when the count is a multiple of 16,
-// else 8 per 256-bit vector (AVX-512VL gives both 32 registers). Chosen at run time
-// (cpu_has_avx512), so the build needs no -mavx512f; inv/kernels/conv.hpp chooses.
+// Chosen at run time (cpu_has_avx512: AVX-512F and VL, so 32 vector registers), so the
+// build needs no -mavx512f; inv/kernels/conv.hpp chooses per shape. Nothing is packed:
+// where the GEMM of conv_fast.hpp packs an operand that only 8 or 16 rows reuse (and its
+// 6-row tiles are partly empty), these read the input where it lies.
 //
-//   forward          acc[r][p] (VL lanes) = y[o..o+VL, oy + r, ox + p] for 3 output rows
-//                    × 8 pixels (24 accumulators): per tap (c, i, j), one vector of VL
+// Channel tiles (output channels per group a multiple of 8, stride and dilation 1 along
+// the width; VL = 16 channels per 512-bit vector, or 8 per 256-bit vector):
+//   forward          acc[r][p] (VL lanes) = y[o..o+VL, oy + r, ox + p] for up to 3 output
+//                    rows × 8 pixels (24 accumulators): per tap (c, i, j), one vector of VL
 //                    weights times x[c, (oy + r)·sh + i·dh, ox + p + j], a scalar the FMA
-//                    broadcasts from memory. Nothing is packed: a weight vector serves 24
-//                    FMAs, an input element is read where it lies. The tile is transposed
-//                    into y's (N, O, OH, OW) layout at the end.
-//   backward_data    stride and dilation 1, input channels per group a multiple of 8:
-//                    dY scattered into dx. acc[x] (16 lanes) = dx[c.., y, x0 + x] for 8 + kw - 1
-//                    columns: per kernel row i, output channel o and dY pixel p, one
-//                    broadcast of dY[o, y - i, x0 + p] feeds kw FMAs, acc[p + j] += w[o, c.., i, j]
-//                    · dY. With 16 channels per group and vector the lanes are channels;
-//                    with 8, the lanes are 8 channels × 2 rows (y, y + 1) and the broadcast
-//                    is the pair dY[o, y - i .. y - i + 1, x0 + p] (vbroadcastsd), so that
-//                    the 512-bit FMAs are full. No work is spent on zero padding (the
-//                    flipped forward of conv_fast.hpp reads dY's padding: 2.25× the
-//                    products for LeNet's conv2).
+//                    broadcasts from memory. The tile is transposed into y (N, O, OH, OW).
 //   backward_weight  acc[q][j] (VL lanes) = dw[o..o+VL, tap (row q, column j)] for NQ
 //                    kernel rows (c, i) × kw columns (up to 28 accumulators): per output
 //                    pixel, dY's VL channels (transposed per image to pixel-major) times
 //                    the input element under each tap, broadcast from memory; the bias
 //                    gradient is summed from the same loads of dY.
+//   backward_data    (stride and dilation 1, input channels per group a multiple of 8)
+//                    dY scattered into dx: acc[x] (16 lanes) = dx[c.., y, x0 + x] for 8 + kw - 1
+//                    columns; per kernel row i, output channel o and dY pixel p, one
+//                    broadcast of dY[o, y - i, x0 + p] feeds kw FMAs, acc[p + j] += w[o, c.., i, j]
+//                    · dY. With 16 channels per group and vector the lanes are channels;
+//                    with 8, the lanes are 8 channels × 2 rows (y, y + 1) and the broadcast
+//                    is the pair dY[o, y - i .. y - i + 1, x0 + p] (vbroadcastsd), so that
+//                    the 512-bit FMAs are full. No work is spent on dY's zero padding, which
+//                    the flipped forward of conv_fast.hpp would read (2.25× the products
+//                    for LeNet's conv2).
 //
-// The GEMM these replace (conv_fast.hpp) packs an operand that few rows of the product
-// reuse when channels are few, and with 8 or 16 output rows its 6-row tiles are partly
-// empty. Batch 32, one core of the Xeon of docs/performance.md: LeNet's conv2 (8 -> 16
-// channels, 5×5, 12×12 input) forward 0.16 ms by GEMM, 0.097 ms here.
+// Pixel tiles (one or two output channels per group, stride 1, dilation 1 along the
+// height): acc[o][r][v] = 16 pixels of output row oy + r, for 4 rows × 32 pixels; each
+// input row is loaded once per kernel column and feeds every output row it reaches (up
+// to kh FMAs per load: unaligned 512-bit loads that cross a cache line cost two). The
+// forward of LeNet's conv1 decoder (8 -> 1 channel) and, on the flipped weights, the
+// input gradient of LeNet's conv1 (1 -> 8 channels), which rMLE needs.
+//
+// Batch 32, one core of the Xeon of docs/performance.md, before -> after: LeNet's conv2
+// (8 -> 16 channels, 5×5, 12×12 input) forward 0.16 -> 0.09 ms, weight gradient 0.19 ->
+// 0.10 ms, input gradient 0.23 -> 0.18 ms; its conv1 (1 -> 8, 28×28) forward 0.14 ->
+// 0.13 ms, weight gradient 0.12 -> 0.10 ms, input gradient 0.25 -> 0.14-0.17 ms.
 //
 // Every output element is summed in a fixed order by one thread (the weight gradient
 // per chunk of images, added in chunk order), so results do not depend on the thread
@@ -227,6 +234,63 @@ void data_tile(int64_t kw, const float* base, int64_t ipitch, int64_t opitch, in
   }
 }
 
+/// Output rows and 16-pixel vectors per pixel tile.
+constexpr int64_t kPixelRows = 4, kPixelVectors = 2;
+
+/// One pixel tile (pixels in the lanes, one or two output channels NO, stride and
+/// dilation 1 along the height, a kernel KH rows high):
+///   out[((o·kPixelRows + r)·kPixelVectors + v)·16 + l] = init[o]
+///       + Σ_{c < Cg, i < KH, j < kw} w[o·K + (c·KH + i)·kw + j] · x[c·plane + (r + i)·pitch + j·dw + v·16 + l].
+/// Input row q serves output rows r = q - i for every kernel row i, so each row's vectors
+/// are loaded once per column j and used by up to KH accumulators.
+template <int64_t NO, int64_t KH>
+INV_TILES_TARGET void pixel_tile(const float* x, int64_t Cg, int64_t plane, int64_t pitch, int64_t kw, int64_t dw,
+                                 const float* w, const float* init, float* out) {
+  typedef float V __attribute__((vector_size(64)));
+  constexpr int64_t R = kPixelRows, NV = kPixelVectors, K1 = KH;  // K1: kernel rows per channel
+  const int64_t K = Cg * K1 * kw;
+  V acc[NO][R][NV];
+  for (int64_t o = 0; o < NO; ++o)
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t v = 0; v < NV; ++v) acc[o][r][v] = V{} + init[o];
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t j = 0; j < kw; ++j) {
+      V wi[NO][KH];
+      for (int64_t o = 0; o < NO; ++o)
+        for (int64_t i = 0; i < KH; ++i) wi[o][i] = V{} + w[o * K + (c * K1 + i) * kw + j];
+      const float* base = opaque(x + c * plane + j * dw);
+#pragma GCC unroll 12
+      for (int64_t q = 0; q < R + KH - 1; ++q) {
+        V in[NV];
+        for (int64_t v = 0; v < NV; ++v) {
+          std::memcpy(&in[v], base + q * pitch + v * 16, sizeof(V));
+          asm("" : "+v"(in[v]));  // one load into a register for all its FMAs (GCC would load per FMA)
+        }
+#pragma GCC unroll 4
+        for (int64_t r = 0; r < R; ++r)
+          if (q - r >= 0 && q - r < KH)
+            for (int64_t o = 0; o < NO; ++o)
+              for (int64_t v = 0; v < NV; ++v) acc[o][r][v] += wi[o][q - r] * in[v];
+      }
+    }
+  std::memcpy(out, acc, sizeof acc);
+}
+
+/// pixel_tile with KH = kh (1..7).
+template <int64_t NO>
+void pixel_tile(int64_t kh, const float* x, int64_t Cg, int64_t plane, int64_t pitch, int64_t kw, int64_t dw,
+                const float* w, const float* init, float* out) {
+  switch (kh) {
+    case 1: return pixel_tile<NO, 1>(x, Cg, plane, pitch, kw, dw, w, init, out);
+    case 2: return pixel_tile<NO, 2>(x, Cg, plane, pitch, kw, dw, w, init, out);
+    case 3: return pixel_tile<NO, 3>(x, Cg, plane, pitch, kw, dw, w, init, out);
+    case 4: return pixel_tile<NO, 4>(x, Cg, plane, pitch, kw, dw, w, init, out);
+    case 5: return pixel_tile<NO, 5>(x, Cg, plane, pitch, kw, dw, w, init, out);
+    case 6: return pixel_tile<NO, 6>(x, Cg, plane, pitch, kw, dw, w, init, out);
+    default: return pixel_tile<NO, 7>(x, Cg, plane, pitch, kw, dw, w, init, out);
+  }
+}
+
 /// Output rows per forward tile for OH rows: 3, or 2 where that wastes fewer rows.
 inline int64_t tile_rows(int64_t OH) {
   const int64_t waste3 = (3 - OH % 3) % 3, waste2 = OH % 2;
@@ -301,6 +365,11 @@ inline bool use_tiles(const ConvGeometry& g) {
 /// Whether conv2d_backward_data_tiles takes this shape (see the header).
 inline bool use_backward_data_tiles(const ConvGeometry& g) {
   return cpu_has_avx512() && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.kw <= 7 && g.Cg() % 8 == 0;
+}
+
+/// Whether conv2d_forward_pixel_tiles takes this shape (see the header).
+inline bool use_pixel_tiles(const ConvGeometry& g) {
+  return cpu_has_avx512() && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.kh <= 7 && g.Og() <= 2;
 }
 
 #ifdef INV_CONV_TILES
@@ -426,7 +495,8 @@ inline void conv2d_backward_weight_tiles(const ConvGeometry& g, const float* x, 
 inline void conv2d_backward_data_tiles(const ConvGeometry& g, const float* w, const float* dy, float* dx) {
   constexpr int64_t P = detail::kTilePixels;
   const int64_t Og = g.Og(), Cg = g.Cg(), OH = g.OH(), OW = g.OW(), kh = g.kh, kw = g.kw;
-  const int64_t H2 = Cg % 16 == 0 ? 1 : 2, CB = 16 / H2, nb = Cg / CB;  // channels per vector, blocks
+  // H2 rows per vector (lane = c·H2 + h: shift and mask by s), CB channels per vector, nb blocks.
+  const int64_t s = Cg % 16 == 0 ? 0 : 1, H2 = int64_t(1) << s, CB = 16 >> s, nb = Cg / CB;
   // dxp: Hp rows (whole row pairs) × Wp columns (whole blocks of 8 for the transposes).
   const int64_t Hp = (OH + kh - 1 + H2 - 1) / H2 * H2, Wq = (OW + P - 1) / P * P, Wp = (Wq + kw - 1 + 7) / 8 * 8;
   const int64_t Hq = Hp + kh - 1, opitch = Hq * Wq * H2;
@@ -439,7 +509,7 @@ inline void conv2d_backward_data_tiles(const ConvGeometry& g, const float* w, co
           for (int64_t j = 0; j < kw; ++j)
             for (int64_t lane = 0; lane < 16; ++lane)
               wd[size_t(((((gr * nb + cb) * kh + i) * Og + o) * kw + j) * 16 + lane)] =
-                  w[(((gr * Og + o) * Cg + cb * CB + lane / H2) * kh + i) * kw + j];
+                  w[(((gr * Og + o) * Cg + cb * CB + (lane >> s)) * kh + i) * kw + j];
   parallel_for(g.N, 1, [&](int64_t n, int64_t) {
     float* dy2 = scratch<float, 5>(static_cast<size_t>(Og * opitch));
     float* dxp = scratch<float, 6>(static_cast<size_t>(nb * Hp * Wp * CB));
@@ -464,7 +534,7 @@ inline void conv2d_backward_data_tiles(const ConvGeometry& g, const float* w, co
           if (i0 >= i1) continue;
           for (int64_t x0 = 0; x0 < Wq; x0 += P) {
             const float* base = dy2 + ((Y + kh - 1) * Wq + x0) * H2;
-            float* io = dxp + ((cb * Hp / H2 + Y / H2) * Wp + x0) * 16;
+            float* io = dxp + (((cb * Hp + Y) >> s) * Wp + x0) * 16;
             const float* wcb = wd.data() + (gr * nb + cb) * kh * Og * kw * 16;
             if (H2 == 1)
               detail::data_tile<1>(kw, base, Wq, opitch, Og, i0, i1, wcb, io);
@@ -477,20 +547,67 @@ inline void conv2d_backward_data_tiles(const ConvGeometry& g, const float* w, co
       float* dxg = dx + (n * g.C + gr * Cg) * g.H * g.W;
       const int64_t x_lo = g.pl, x_hi = std::min(Wp, g.W + g.pl);  // columns X of dxp inside dx
       for (int64_t cb = 0; cb < nb; ++cb)
-        for (int64_t Yh = 0; Yh < Hp / H2; ++Yh)
+        for (int64_t Yh = 0; Yh < Hp >> s; ++Yh)
           for (int64_t X0 = x_lo / 8 * 8; X0 < x_hi; X0 += 8)
             for (int64_t half = 0; half < 16; half += 8) {
-              detail::transpose_block<float>(dxp + ((cb * Hp / H2 + Yh) * Wp + X0) * 16 + half, 16, t, P);
+              detail::transpose_block<float>(dxp + (((cb * Hp) >> s) + Yh) * Wp * 16 + X0 * 16 + half, 16, t, P);
               const int64_t a = std::max(X0, x_lo) - X0, b = std::min(X0 + 8, x_hi) - X0;
               for (int64_t l = 0; l < 8; ++l) {
-                const int64_t lane = half + l, y = Yh * H2 + lane % H2 - g.pt;
+                const int64_t lane = half + l, y = (Yh << s) + (lane & s) - g.pt;
                 if (y < 0 || y >= g.H) continue;
-                float* row = dxg + ((cb * CB + lane / H2) * g.H + y) * g.W + X0 - g.pl;
+                float* row = dxg + ((cb * CB + (lane >> s)) * g.H + y) * g.W + X0 - g.pl;
                 for (int64_t x = a; x < b; ++x) row[x] += t[l * P + x];
               }
             }
     }
   });
+}
+
+/// y = conv(x, w) + bias (bias may be null), or y += conv(x, w) when accumulating (bias null
+/// then), for one or two output channels per group and stride 1 (dilation 1 along the
+/// height): blocks of 4 output rows × 32 pixels in registers (see pixel_tile).
+/// Requires use_pixel_tiles(g).
+inline void conv2d_forward_pixel_tiles(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                                       float* y, bool accumulate = false) {
+  constexpr int64_t R = detail::kPixelRows, BL = detail::kPixelVectors * 16;
+  const int64_t OH = g.OH(), OW = g.OW(), L = g.L(), K = g.K(), Og = g.Og();
+  const int64_t Wp = (OW + BL - 1) / BL * BL + (g.kw - 1) * g.dw;
+  const detail::Padded input(g, (OH + R - 1) / R * R + g.kh - 1, Wp);
+  parallel_for(g.N, 1, [&](int64_t n, int64_t) {
+    const float* xp = input.image(g, x, n);
+    alignas(64) float out[2 * R * BL];
+    for (int64_t o0 = 0, no; o0 < g.O; o0 += no) {
+      no = std::min<int64_t>(2, (o0 / Og + 1) * Og - o0);  // a tile stays in one group
+      const float init[2] = {bias ? bias[o0] : 0.0f, bias && no == 2 ? bias[o0 + 1] : 0.0f};
+      const float* xg = xp + (o0 / Og) * g.Cg() * input.plane;
+      for (int64_t oy = 0; oy < OH; oy += R)
+        for (int64_t ox = 0; ox < OW; ox += BL) {
+          const float* src = xg + oy * Wp + ox;
+          if (no == 2)
+            detail::pixel_tile<2>(g.kh, src, g.Cg(), input.plane, Wp, g.kw, g.dw, w + o0 * K, init, out);
+          else
+            detail::pixel_tile<1>(g.kh, src, g.Cg(), input.plane, Wp, g.kw, g.dw, w + o0 * K, init, out);
+          const int64_t rows = std::min(R, OH - oy), cols = std::min(BL, OW - ox);
+          for (int64_t o = 0; o < no; ++o)
+            for (int64_t r = 0; r < rows; ++r) {
+              float* dst = y + (n * g.O + o0 + o) * L + (oy + r) * OW + ox;
+              const float* t = out + (o * R + r) * BL;
+              if (accumulate)
+                for (int64_t p = 0; p < cols; ++p) dst[p] += t[p];
+              else
+                std::memcpy(dst, t, sizeof(float) * size_t(cols));
+            }
+        }
+    }
+  });
+}
+
+/// dx += convᵀ(dy, w) for stride 1 and one or two input channels per group: the pixel
+/// tiles on dY with the flipped weights (flipped_geometry, flipped_weights). Requires
+/// g.sh == 1 and use_pixel_tiles(flipped_geometry(g)).
+inline void conv2d_backward_data_pixel_tiles(const ConvGeometry& g, const float* w, const float* dy, float* dx) {
+  const std::vector<float> wf = flipped_weights(g, w);
+  conv2d_forward_pixel_tiles(flipped_geometry(g), dy, wf.data(), nullptr, dx, /*accumulate=*/true);
 }
 
 #endif  // INV_CONV_TILES

@@ -148,7 +148,8 @@ inline Tensor scaled(const Tensor& t, double s) {
     using T = decltype(tag);
     const T* p = t.data<T>();
     T* q = out.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) q[i] = static_cast<T>(p[i] * s);
+    const int64_t n = t.numel();
+    for (int64_t i = 0; i < n; ++i) q[i] = static_cast<T>(p[i] * s);
   });
   return out;
 }

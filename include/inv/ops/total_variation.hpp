@@ -14,6 +14,8 @@
 // Input: x (N, C, H, W) with H, W >= 2. Output: a 0-dim tensor.
 #pragma once
 
+#include <vector>
+
 #include "inv/ops/elementwise.hpp"
 
 namespace inv {
@@ -39,23 +41,31 @@ inline void check_tv_input(const Tensor& x, const char* op) {
 /// The reference code's TV_sq (see the header). x (N,C,H,W) -> 0-dim.
 inline Tensor tv_reference(const Tensor& x) {
   detail::check_tv_input(x, "tv_reference");
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), planes = N * C;
   const double kv = 1.0 / (double(C) * double(H - 1) * double(W) * double(N));
   const double kh = 1.0 / (double(C) * double(H) * double(W - 1) * double(N));
   Tensor y = empty({}, x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = x.data<T>();
-    double sv = 0, sh = 0;
-    for (int64_t m = 0; m < N * C; ++m) {
-      const T* q = p + m * H * W;
-      for (int64_t i = 0; i < H; ++i)
-        for (int64_t j = 0; j < W; ++j) {
-          if (i + 1 < H) sv += double(q[(i + 1) * W + j] - q[i * W + j]) * double(q[(i + 1) * W + j] - q[i * W + j]);
-          if (j + 1 < W) sh += double(q[i * W + j + 1] - q[i * W + j]) * double(q[i * W + j + 1] - q[i * W + j]);
+    // Per plane, the squared differences in double (added plane by plane in order).
+    std::vector<double> sv(static_cast<size_t>(planes)), sh(static_cast<size_t>(planes));
+    parallel_for_each(planes, H * W, [&](int64_t m0, int64_t m1) {
+      for (int64_t m = m0; m < m1; ++m) {
+        const T* q = p + m * H * W;
+        double v = 0, h = 0;
+        for (int64_t i = 0; i < H; ++i) {
+          const T* r = q + i * W;
+          auto square_of = [](T d) { return double(d) * double(d); };
+          if (i + 1 < H) v += kernels::lane_sum(W, [&](int64_t j) { return square_of(r[W + j] - r[j]); });
+          h += kernels::lane_sum(W - 1, [&](int64_t j) { return square_of(r[j + 1] - r[j]); });
         }
-    }
-    *y.data<T>() = static_cast<T>(sv * kv + sh * kh);
+        sv[size_t(m)] = v, sh[size_t(m)] = h;
+      }
+    });
+    double tv = 0, th = 0;
+    for (int64_t m = 0; m < planes; ++m) tv += sv[size_t(m)], th += sh[size_t(m)];
+    *y.data<T>() = static_cast<T>(tv * kv + th * kh);
   });
   if (detail::should_record({&x})) {
     detail::record(y, "tv_reference", {x}, [x, kv, kh](const Tensor& g, GradSink& s) {
@@ -63,26 +73,33 @@ inline Tensor tv_reference(const Tensor& x) {
       Tensor gx = zeros_like(x);
       dispatch(x.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        const double gy = g.item();
+        const double cv = 2 * kv * g.item(), ch = 2 * kh * g.item();
         const T* p = x.data<T>();
         T* out = gx.data<T>();
-        for (int64_t m = 0; m < planes; ++m) {
-          const T* q = p + m * H * W;
-          T* o = out + m * H * W;
-          for (int64_t i = 0; i < H; ++i)
-            for (int64_t j = 0; j < W; ++j) {
-              if (i + 1 < H) {  // d/dx of kv·(x[i+1,j] - x[i,j])²
-                const T d = static_cast<T>(2 * kv * gy * double(q[(i + 1) * W + j] - q[i * W + j]));
-                o[(i + 1) * W + j] += d;
-                o[i * W + j] -= d;
-              }
-              if (j + 1 < W) {  // d/dx of kh·(x[i,j+1] - x[i,j])²
-                const T d = static_cast<T>(2 * kh * gy * double(q[i * W + j + 1] - q[i * W + j]));
-                o[i * W + j + 1] += d;
-                o[i * W + j] -= d;
-              }
+        parallel_for_each(planes, H * W, [&](int64_t m0, int64_t m1) {
+          std::vector<T> d(static_cast<size_t>(W));
+          for (int64_t m = m0; m < m1; ++m) {
+            const T* q = p + m * H * W;
+            T* o = out + m * H * W;
+            // d/dx of kv·(x[i+1,j] - x[i,j])²: +d at (i+1, j), -d at (i, j).
+            for (int64_t i = 0; i + 1 < H; ++i) {
+              const T* __restrict r = q + i * W;
+              T* __restrict o0 = o + i * W;
+              T* __restrict o1 = o0 + W;
+              for (int64_t j = 0; j < W; ++j) d[size_t(j)] = static_cast<T>(cv * double(r[W + j] - r[j]));
+              for (int64_t j = 0; j < W; ++j) o1[j] += d[size_t(j)];
+              for (int64_t j = 0; j < W; ++j) o0[j] -= d[size_t(j)];
             }
-        }
+            // d/dx of kh·(x[i,j+1] - x[i,j])²: +d at (i, j+1), -d at (i, j).
+            for (int64_t i = 0; i < H; ++i) {
+              const T* __restrict r = q + i * W;
+              T* __restrict oi = o + i * W;
+              for (int64_t j = 0; j + 1 < W; ++j) d[size_t(j)] = static_cast<T>(ch * double(r[j + 1] - r[j]));
+              for (int64_t j = 0; j + 1 < W; ++j) oi[j + 1] += d[size_t(j)];
+              for (int64_t j = 0; j + 1 < W; ++j) oi[j] -= d[size_t(j)];
+            }
+          }
+        });
       });
       s.add(0, gx);
     });
