@@ -323,7 +323,8 @@ inline void to_pixel_major(const float* src, int64_t O, int64_t L, int64_t VL, f
 /// d[x·H2 + h] = row h at column x (0 past n or for a null row), x < width, h < H2 (1 or 2):
 /// one row copied, or two rows interleaved element by element.
 inline void interleave_rows(const float* a, const float* b, int64_t n, int64_t width, int64_t H2, float* d) {
-  std::fill(d, d + width * H2, 0.0f);
+  if (!a && !b) return std::fill(d, d + width * H2, 0.0f);
+  std::fill(d + n * H2, d + width * H2, 0.0f);
   if (H2 == 1) {
     if (a) std::copy_n(a, n, d);
     return;
@@ -556,7 +557,10 @@ inline void conv2d_backward_data_tiles(const ConvGeometry& g, const float* w, co
                 const int64_t lane = half + l, y = (Yh << s) + (lane & s) - g.pt;
                 if (y < 0 || y >= g.H) continue;
                 float* row = dxg + ((cb * CB + (lane >> s)) * g.H + y) * g.W + X0 - g.pl;
-                for (int64_t x = a; x < b; ++x) row[x] += t[l * P + x];
+                if (a == 0 && b == 8)  // a whole block of 8 columns
+                  store(row, load(row) + load(t + l * P));
+                else
+                  for (int64_t x = a; x < b; ++x) row[x] += t[l * P + x];
               }
             }
     }
