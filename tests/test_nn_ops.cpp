@@ -44,18 +44,23 @@ TEST_CASE("max_pool2d: 2x2 windows, gradient to the first maximum", "[pool]") {
 }
 
 TEST_CASE("the 2x2 max-pool fast path agrees with the general kernel, ties and NaN included", "[pool][kernel]") {
-  Generator g(30);
-  Tensor x = randn({3, 4, 9, 10}, g);  // odd height: the last row is dropped
-  auto* p = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); i += 7) p[i] = std::round(p[i]);  // many ties
-  p[5] = std::nanf("");
-  const int64_t P = 12, H = 9, W = 10, L = 4 * 5;
-  std::vector<float> y1(size_t(P * L)), y2(size_t(P * L));
-  std::vector<int32_t> i1(size_t(P * L)), i2(size_t(P * L));
-  kernels::max_pool2x2_forward<float>(p, P, H, W, y1.data(), i1.data());
-  kernels::max_pool2d_forward_general<float>(p, P, H, W, Pool2dOptions(2), y2.data(), i2.data());
-  CHECK(i1 == i2);
-  for (size_t k = 0; k < y1.size(); ++k) CHECK((y1[k] == y2[k] || (std::isnan(y1[k]) && std::isnan(y2[k]))));
+  // Odd heights drop the last row; rows of 5, 12 and 20 outputs take the 8-wide blocks
+  // (float) and the scalar tail.
+  for (const auto& [H, W] : std::vector<std::pair<int64_t, int64_t>>{{9, 10}, {24, 24}, {7, 40}}) {
+    Generator g(30);
+    const int64_t P = 12, L = (H / 2) * (W / 2);
+    Tensor x = randn({P, H, W}, g);
+    auto* p = x.data<float>();
+    for (int64_t i = 0; i < x.numel(); i += 7) p[i] = std::round(p[i]);  // many ties
+    for (int64_t i = 5; i < x.numel(); i += 97) p[i] = std::nanf("");
+    std::vector<float> y1(size_t(P * L)), y2(size_t(P * L));
+    std::vector<int32_t> i1(size_t(P * L)), i2(size_t(P * L));
+    kernels::max_pool2x2_forward<float>(p, P, H, W, y1.data(), i1.data());
+    kernels::max_pool2d_forward_general<float>(p, P, H, W, Pool2dOptions(2), y2.data(), i2.data());
+    INFO("H=" << H << " W=" << W);
+    CHECK(i1 == i2);
+    for (size_t k = 0; k < y1.size(); ++k) CHECK((y1[k] == y2[k] || (std::isnan(y1[k]) && std::isnan(y2[k]))));
+  }
 }
 
 TEST_CASE("the 2x2 max-pool backward writes every input element, as the general scatter does", "[pool][kernel]") {

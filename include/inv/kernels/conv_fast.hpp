@@ -215,7 +215,7 @@ struct PackColumnsT {
         for (int64_t t = 0; t < NR; ++t) out[k * NR + t] = t < m ? src[col.tap[t0 + t]] : T(0);
       };
       int64_t k = 0;
-#ifdef INV_GEMM_SHUFFLEVECTOR
+#ifdef INV_HAS_SHUFFLEVECTOR
       // Full panels, L consecutive pixels: L × L blocks (taps × pixels) transposed in registers.
       constexpr int64_t L = NR / 2;
       if (m == NR)

@@ -56,7 +56,7 @@
 
 namespace inv::kernels {
 
-#if defined(INV_GEMM_ZMM) && defined(INV_GEMM_SHUFFLEVECTOR)
+#if defined(INV_GEMM_ZMM) && defined(INV_HAS_SHUFFLEVECTOR)
 #define INV_CONV_TILES 1
 #define INV_TILES_TARGET __attribute__((noinline, target("avx512f,avx512vl")))
 #endif
@@ -333,7 +333,7 @@ inline void interleave_rows(const float* a, const float* b, int64_t n, int64_t w
   constexpr int64_t L = kLanes<float>;
   const V zero{};
   int64_t x = 0;
-#ifdef INV_GEMM_SHUFFLEVECTOR
+#ifdef INV_HAS_SHUFFLEVECTOR
   static_assert(kLanes<float> == 8, "the shuffles below interleave 8 lanes");
   for (; x + L <= n; x += L) {
     const V va = a ? load(a + x) : zero, vb = b ? load(b + x) : zero;

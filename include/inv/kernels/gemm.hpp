@@ -216,8 +216,7 @@ void pack_a_panel(const GemmProblem<T>& p, int64_t i0, int64_t m, int64_t k0, in
     for (int64_t r = 0; r < MR; ++r) out[k * MR + r] = r < m ? a[r * p.a_rs + k * p.a_cs] : T(0);
 }
 
-#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
-#define INV_GEMM_SHUFFLEVECTOR 1
+#ifdef INV_HAS_SHUFFLEVECTOR
 
 /// One stage of an in-register transpose of L vectors of L lanes: swaps bit s of
 /// the row index with bit s of the lane index (rows a = i and b = i + s).
@@ -272,7 +271,7 @@ void pack_b_panel(const GemmProblem<T>& p, int64_t j0, int64_t n, int64_t k0, in
     return;
   }
   int64_t k_done = 0;
-#ifdef INV_GEMM_SHUFFLEVECTOR
+#ifdef INV_HAS_SHUFFLEVECTOR
   // Rows of Bᵀ are contiguous: transpose L × L blocks in registers.
   constexpr int64_t L = GemmBlocking<T>::kLanes;
   if (p.b_rs == 1 && n == NR && L <= 8)
@@ -403,7 +402,7 @@ double a_pack_cost(const GemmProblem<T>& p) {
 }
 template <class T>
 double b_pack_cost(const GemmProblem<T>& p) {
-#ifdef INV_GEMM_SHUFFLEVECTOR
+#ifdef INV_HAS_SHUFFLEVECTOR
   constexpr double kTransposing = 0.6;
 #else
   constexpr double kTransposing = 1.5;

@@ -26,6 +26,12 @@
 #define INV_SIMD(n)
 #endif
 
+/// INV_HAS_SHUFFLEVECTOR: the compiler has __builtin_shufflevector (Clang, GCC 12 and later),
+/// used for in-register transposes and interleaves.
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define INV_HAS_SHUFFLEVECTOR 1
+#endif
+
 namespace inv::kernels {
 
 #if defined(__AVX__)
