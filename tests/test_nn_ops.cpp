@@ -44,8 +44,7 @@ TEST_CASE("max_pool2d: 2x2 windows, gradient to the first maximum", "[pool]") {
 }
 
 TEST_CASE("the 2x2 max-pool fast path agrees with the general kernel, ties and NaN included", "[pool][kernel]") {
-  // Odd heights drop the last row; rows of 5, 12 and 20 outputs take the 8-wide blocks
-  // (float) and the scalar tail.
+  // Odd heights drop the last row; rows of 5, 12 and 20 outputs.
   for (const auto& [H, W] : std::vector<std::pair<int64_t, int64_t>>{{9, 10}, {24, 24}, {7, 40}}) {
     Generator g(30);
     const int64_t P = 12, L = (H / 2) * (W / 2);

@@ -8,9 +8,7 @@
 // Planes (n, c) are independent and run in parallel.
 #pragma once
 
-#include <cstring>
 #include <limits>
-#include <type_traits>
 
 #include "inv/kernels/conv_naive.hpp"
 #include "inv/kernels/simd.hpp"
@@ -81,37 +79,6 @@ inline bool is_pool2x2(const Pool2dOptions& o) {
          o.dilation_h == 1 && o.dilation_w == 1;
 }
 
-#ifdef INV_HAS_SHUFFLEVECTOR
-/// Outputs [ox0, ox0 + 8) of one row of max_pool2x2_forward (float), 8 lanes wide: the
-/// window's four elements a, b (row r0) and c, d (row r1) come from deinterleaving 16
-/// consecutive inputs of each row, then the same scan as the scalar loop.
-inline void max_pool2x2_block8(const float* r0, const float* r1, int32_t row, int32_t w, int64_t ox0, float* y,
-                               int32_t* idx) {
-  typedef float V __attribute__((vector_size(32)));
-  typedef int32_t I __attribute__((vector_size(32)));
-  V e0, e1, f0, f1;
-  std::memcpy(&e0, r0 + 2 * ox0, sizeof e0);
-  std::memcpy(&e1, r0 + 2 * ox0 + 8, sizeof e1);
-  std::memcpy(&f0, r1 + 2 * ox0, sizeof f0);
-  std::memcpy(&f1, r1 + 2 * ox0 + 8, sizeof f1);
-  const V cand[4] = {__builtin_shufflevector(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14),
-                     __builtin_shufflevector(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15),
-                     __builtin_shufflevector(f0, f1, 0, 2, 4, 6, 8, 10, 12, 14),
-                     __builtin_shufflevector(f0, f1, 1, 3, 5, 7, 9, 11, 13, 15)};
-  const I first = row + 2 * static_cast<int32_t>(ox0) + I{0, 2, 4, 6, 8, 10, 12, 14};
-  const int32_t offset[4] = {0, 1, w, w + 1};
-  V best = cand[0];
-  I arg = first;
-  for (int k = 1; k < 4; ++k) {
-    const I take = (cand[k] > best) | (cand[k] != cand[k]);
-    best = take ? cand[k] : best;
-    arg = take ? first + offset[k] : arg;
-  }
-  std::memcpy(y + ox0, &best, sizeof best);
-  std::memcpy(idx + ox0, &arg, sizeof arg);
-}
-#endif
-
 /// The common 2x2, stride 2, unpadded case of max_pool2d_forward.
 template <class T>
 void max_pool2x2_forward(const T* x, int64_t P, int64_t H, int64_t W, T* y, int32_t* idx) {
@@ -124,15 +91,10 @@ void max_pool2x2_forward(const T* x, int64_t P, int64_t H, int64_t W, T* y, int3
       const T* r0 = xp + 2 * oy * W;
       const T* r1 = r0 + W;
       const int32_t row = static_cast<int32_t>(2 * oy * W), w = static_cast<int32_t>(W);
-      int64_t ox0 = 0;
-#ifdef INV_HAS_SHUFFLEVECTOR
-      if constexpr (std::is_same_v<T, float>)
-        for (; ox0 + 8 <= OW; ox0 += 8) max_pool2x2_block8(r0, r1, row, w, ox0, yp + oy * OW, ip + oy * OW);
-#endif
       // Scan order (0,0) (0,1) (1,0) (1,1); a later element wins only if strictly larger
       // (or NaN). Branch-free and 4 lanes wide: LeNet's rows are 12 and 4 outputs long.
       INV_SIMD(4)
-      for (int64_t ox = ox0; ox < OW; ++ox) {
+      for (int64_t ox = 0; ox < OW; ++ox) {
         const int64_t a = 2 * ox;
         T best = r0[a];
         int32_t arg = row + static_cast<int32_t>(a);
