@@ -154,6 +154,7 @@ TEST_CASE("implicit GEMM, col2im, flipped, lanes, direct, register-tiled, channe
       {2, 4, 9, 11, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},     // groups 2 of 3 outputs: a 2-output tile never spans groups
       {2, 2, 10, 20, 3, 2, 7, 2, 1, 0, 1, 3, 3, 1, 2, 1},    // 2x7 taps (5 + 2), dilation 2 along the width, stride 2x1
       {2, 3, 11, 13, 16, 3, 3, 2, 1, 1, 0, 2, 1, 2, 1, 1},   // 16 outputs: stride 2x1, dilation 2x1, 14-pixel rows
+      {2, 3, 12, 13, 8, 3, 3, 2, 1, 1, 0, 2, 1, 2, 1, 1},    // 8 outputs (row pairs): stride 2x1, dilation 2x1, 5 rows
       {3, 4, 9, 10, 16, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1, 1},    // 7x7 taps, 10-pixel rows
       {2, 6, 10, 12, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},   // groups 2 of 16 outputs
       {2, 4, 7, 9, 24, 2, 4, 1, 1, 0, 1, 3, 0, 1, 1, 1},     // 24 outputs: three blocks of 8 lanes

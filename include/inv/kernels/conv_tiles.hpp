@@ -8,12 +8,15 @@
 // 6-row tiles are partly empty), these read the input where it lies.
 //
 // Channel tiles (output channels per group a multiple of 8, stride and dilation 1 along
-// the width; VL = 16 channels per 512-bit vector, or 8 per 256-bit vector):
-//   forward          acc[r][p] (VL lanes) = y[o..o+VL, oy + r, ox + p] for up to 3 output
-//                    rows × 8 pixels (24 accumulators): per tap (c, i, j), one vector of VL
+// the width):
+//   forward          acc[r][p] (16 lanes) = y[o..o+16, oy + r, ox + p] for up to 3 output
+//                    rows × 8 pixels (24 accumulators): per tap (c, i, j), one vector of 16
 //                    weights times x[c, (oy + r)·sh + i·dh, ox + p + j], a scalar the FMA
-//                    broadcasts from memory. The tile is transposed into y (N, O, OH, OW).
-//   backward_weight  acc[q][j] (VL lanes) = dw[o..o+VL, tap (row q, column j)] for NQ
+//                    broadcasts from memory. With 8 channels per block, the lanes are 8
+//                    channels × 2 output rows and the broadcast is a pair of input rows
+//                    (interleaved once per image). The tile is transposed into y (N, O, OH, OW).
+//   backward_weight  (VL = 16 channels per 512-bit vector, or 8 per 256-bit vector)
+//                    acc[q][j] (VL lanes) = dw[o..o+VL, tap (row q, column j)] for NQ
 //                    kernel rows (c, i) × kw columns (up to 28 accumulators): per output
 //                    pixel, dY's VL channels (transposed per image to pixel-major) times
 //                    the input element under each tap, broadcast from memory; the bias
@@ -95,13 +98,15 @@ inline P* opaque(P* p) {
   return p;
 }
 
-/// out[(r·kTilePixels + p)·VL + l] = init[l] + Σ_{c < Cg, i < kh, j < kw} wt[((c·kh + i)·kw + j)·VL + l]
-///                                              · x[c·plane + r·rpitch + i·ipitch + j + p]
-/// for r < R, p < kTilePixels, l < VL: one forward tile (see the header).
-template <int64_t VL, int64_t R>
+/// out[(r·kTilePixels + p)·16 + l] = init[l] + Σ_{c < Cg, i < kh, j < kw} wt[((c·kh + i)·kw + j)·16 + l]
+///                                              · x[c·plane + r·rpitch + i·ipitch + (j + p)·H2 + h(l)]
+/// for r < R, p < kTilePixels, l < 16: one forward tile (see the header). H2 = 1: the lanes
+/// are 16 channels and h(l) = 0, one float broadcast; H2 = 2: the lanes are 8 channels × 2
+/// output rows, h(l) = l mod 2, and x holds row pairs interleaved: one pair broadcast.
+template <int64_t R, int64_t H2>
 INV_TILES_TARGET void forward_tile(const float* x, int64_t plane, int64_t rpitch, int64_t ipitch, const float* wt,
                                    int64_t Cg, int64_t kh, int64_t kw, const float* init, float* out) {
-  typedef float V __attribute__((vector_size(VL * sizeof(float))));
+  typedef float V __attribute__((vector_size(64)));
   constexpr int64_t P = kTilePixels;
   V b;
   std::memcpy(&b, init, sizeof b);
@@ -111,14 +116,22 @@ INV_TILES_TARGET void forward_tile(const float* x, int64_t plane, int64_t rpitch
   for (int64_t c = 0; c < Cg; ++c)
     for (int64_t i = 0; i < kh; ++i) {
       const float* row = x + c * plane + i * ipitch;
-      for (int64_t j = 0; j < kw; ++j, wt += VL) {
+      for (int64_t j = 0; j < kw; ++j, wt += 16) {
         V w;
         std::memcpy(&w, wt, sizeof w);
 #pragma GCC unroll 3
         for (int64_t r = 0; r < R; ++r) {
-          const float* s = opaque(row + r * rpitch + j);  // one base register per row
+          const float* s = opaque(row + r * rpitch + j * H2);  // one base register per row
 #pragma GCC unroll 8
-          for (int64_t p = 0; p < P; ++p) acc[r][p] += w * s[p];
+          for (int64_t p = 0; p < P; ++p) {
+            if constexpr (H2 == 1) {
+              acc[r][p] += w * s[p];
+            } else {
+              double pair;
+              std::memcpy(&pair, s + 2 * p, sizeof pair);
+              acc[r][p] += w * (V)_mm512_set1_pd(pair);
+            }
+          }
         }
       }
     }
@@ -298,12 +311,12 @@ inline int64_t tile_rows(int64_t OH) {
 }
 
 /// forward_tile with R = rows (1..3).
-template <int64_t VL>
+template <int64_t H2>
 void forward_tile(int64_t rows, const float* x, int64_t plane, int64_t rpitch, int64_t ipitch, const float* wt,
                   int64_t Cg, int64_t kh, int64_t kw, const float* init, float* out) {
-  if (rows == 3) return forward_tile<VL, 3>(x, plane, rpitch, ipitch, wt, Cg, kh, kw, init, out);
-  if (rows == 2) return forward_tile<VL, 2>(x, plane, rpitch, ipitch, wt, Cg, kh, kw, init, out);
-  forward_tile<VL, 1>(x, plane, rpitch, ipitch, wt, Cg, kh, kw, init, out);
+  if (rows == 3) return forward_tile<3, H2>(x, plane, rpitch, ipitch, wt, Cg, kh, kw, init, out);
+  if (rows == 2) return forward_tile<2, H2>(x, plane, rpitch, ipitch, wt, Cg, kh, kw, init, out);
+  forward_tile<1, H2>(x, plane, rpitch, ipitch, wt, Cg, kh, kw, init, out);
 }
 
 /// dst[(b·L + p)·VL + l] = src[(b·VL + l)·L + p]: O = nb·VL channels of L pixels (O × L)
@@ -347,14 +360,6 @@ inline void interleave_rows(const float* a, const float* b, int64_t n, int64_t w
   }
 }
 
-/// wt[((gr·(Og/VL) + b)·K + k)·VL + l] = w[gr·Og + b·VL + l, k]: per group, block of VL
-/// output channels and tap k = (c, i, j), the block's weights side by side.
-inline std::vector<float> tile_weights(const float* w, int64_t O, int64_t K, int64_t VL) {
-  std::vector<float> wt(static_cast<size_t>(O * K));
-  for (int64_t o = 0; o < O; ++o)
-    for (int64_t k = 0; k < K; ++k) wt[size_t(((o / VL) * K + k) * VL + o % VL)] = w[o * K + k];
-  return wt;
-}
 
 }  // namespace detail
 
@@ -397,46 +402,69 @@ struct Padded {
 }  // namespace detail
 
 /// y = conv(x, w) + bias (bias may be null), y (N, O, OH, OW), overwritten. Requires use_tiles(g).
+/// Blocks of 16 output channels, or of 8 channels × 2 output rows (Og not a multiple of 16:
+/// the input's rows interleaved in pairs, y and y + sh, so that the FMAs are 512 bits wide).
 inline void conv2d_forward_tiles(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
   constexpr int64_t P = detail::kTilePixels;
-  const int64_t VL = detail::tile_lanes(g.Og()), OH = g.OH(), OW = g.OW(), L = g.L(), K = g.K();
-  const int64_t R = detail::tile_rows(OH);
-  // Zero-padded input planes cover whole tiles: round_up(OH, R) rows, round_up(OW, P) columns.
-  const detail::Padded input(g, ((OH + R - 1) / R * R - 1) * g.sh + (g.kh - 1) * g.dh + 1,
+  const int64_t OH = g.OH(), OW = g.OW(), L = g.L(), K = g.K();
+  const int64_t s = detail::tile_lanes(g.Og()) == 16 ? 0 : 1, H2 = int64_t(1) << s, CB = 16 >> s;  // lane = c·H2 + h
+  const int64_t R = detail::tile_rows((OH + H2 - 1) / H2), RH = R * H2;  // vector rows, output rows per tile
+  // Zero-padded input planes cover whole tiles: round_up(OH, RH) rows, round_up(OW, P) columns.
+  const detail::Padded input(g, ((OH + RH - 1) / RH * RH - 1) * g.sh + (g.kh - 1) * g.dh + 1,
                              (OW + P - 1) / P * P + g.kw - 1);
-  const int64_t Wp = input.Wp, plane = input.plane;
-  const std::vector<float> wt = detail::tile_weights(w, g.O, K, VL);
+  const int64_t Wp = input.Wp, Hp = input.Hp, plane = input.plane * H2;
+  // wt[((b·K + k)·16 + lane] = w[b·CB + (lane >> s), k]: each block's weights, tap by tap.
+  std::vector<float> wt(static_cast<size_t>(g.O / CB * K * 16));
+  for (int64_t o = 0; o < g.O; ++o)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t h = 0; h < H2; ++h) wt[size_t(((o / CB) * K + k) * 16 + (o % CB) * H2 + h)] = w[o * K + k];
   parallel_for(g.N, 1, [&](int64_t n, int64_t) {
     const float* xp = input.image(g, x, n);
+    if (H2 == 2) {  // xi[(c·Hp + Y)·Wp·2 + 2X + h] = xp[c, Y + h·sh, X]
+      float* xi = scratch<float, 5>(static_cast<size_t>(g.C * plane));
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t Y = 0; Y < Hp; ++Y) {
+          const float* r0 = xp + (c * Hp + Y) * Wp;
+          detail::interleave_rows(r0, Y + g.sh < Hp ? r0 + g.sh * Wp : nullptr, Wp, Wp, 2, xi + (c * Hp + Y) * Wp * 2);
+        }
+      xp = xi;
+    }
     alignas(64) float init[16] = {}, io[detail::kTileRows * P * 16];
-    alignas(64) float t[16 * detail::kTileRows * P];  // the tile channel-major: t[(l·R + r)·P + p]
-    for (int64_t ob = 0; ob < g.O / VL; ++ob) {
-      const int64_t o0 = ob * VL, gr = o0 / g.Og();
-      if (bias) std::copy_n(bias + o0, VL, init);
+    alignas(64) float t[16 * P];  // one row of the tile, lane-major: t[l·P + p]
+    for (int64_t ob = 0; ob < g.O / CB; ++ob) {
+      const int64_t o0 = ob * CB, gr = o0 / g.Og();
+      if (bias)
+        for (int64_t l = 0; l < 16; ++l) init[l] = bias[o0 + (l >> s)];
       const float* xg = xp + gr * g.Cg() * plane;
       float* yo = y + (n * g.O + o0) * L;
-      for (int64_t oy = 0; oy < OH; oy += R)
+      for (int64_t oy = 0; oy < OH; oy += RH)
         for (int64_t ox = 0; ox < OW; ox += P) {
-          const float* src = xg + oy * g.sh * Wp + ox;
-          if (VL == 16)
-            detail::forward_tile<16>(R, src, plane, g.sh * Wp, g.dh * Wp, wt.data() + ob * K * 16, g.Cg(), g.kh, g.kw,
-                                     init, io);
+          const float* src = xg + (oy * g.sh * Wp + ox) * H2;
+          const float* wb = wt.data() + ob * K * 16;
+          if (H2 == 1)
+            detail::forward_tile<1>(R, src, plane, g.sh * Wp, g.dh * Wp, wb, g.Cg(), g.kh, g.kw, init, io);
           else
-            detail::forward_tile<8>(R, src, plane, g.sh * Wp, g.dh * Wp, wt.data() + ob * K * 8, g.Cg(), g.kh, g.kw,
-                                    init, io);
-          const int64_t rows = std::min(R, OH - oy), cols = std::min(P, OW - ox);
-          if (cols == P) {  // whole rows of 8 pixels: transposed straight into y
-            for (int64_t r = 0; r < rows; ++r)
-              for (int64_t b = 0; b < VL; b += 8)
-                detail::transpose_block<float>(io + r * P * VL + b, VL, yo + b * L + (oy + r) * OW + ox, L);
-            continue;
+            detail::forward_tile<2>(R, src, plane, 4 * g.sh * Wp, 2 * g.dh * Wp, wb, g.Cg(), g.kh, g.kw, init, io);
+          const int64_t cols = std::min(P, OW - ox);
+          for (int64_t r = 0; r < R; ++r) {
+            const int64_t y0 = oy + r * H2;  // output row of lane h = 0
+            if (y0 >= OH) break;
+            if (cols == P && y0 + H2 <= OH) {  // whole rows of 8 pixels: transposed straight into y
+              for (int64_t b = 0; b < 16; b += 8)
+                detail::transpose_rows_to<float>([&](int64_t p) { return io + (r * P + p) * 16 + b; },
+                                                 [&](int64_t l) { return yo + ((b + l) >> s) * L + (y0 + (l & s)) * OW + ox; });
+              continue;
+            }
+            for (int64_t b = 0; b < 16; b += 8) detail::transpose_block<float>(io + r * P * 16 + b, 16, t + b * P, P);
+            for (int64_t l = 0; l < 16; ++l) {
+              float* dst = yo + (l >> s) * L + (y0 + (l & s)) * OW + ox;
+              if (y0 + (l & s) >= OH) continue;
+              if (cols == P)
+                std::memcpy(dst, t + l * P, sizeof(float) * P);
+              else
+                std::memcpy(dst, t + l * P, sizeof(float) * size_t(cols));
+            }
           }
-          for (int64_t r = 0; r < rows; ++r)
-            for (int64_t b = 0; b < VL; b += 8)
-              detail::transpose_block<float>(io + r * P * VL + b, VL, t + (b * R + r) * P, R * P);
-          for (int64_t l = 0; l < VL; ++l)
-            for (int64_t r = 0; r < rows; ++r)
-              std::memcpy(yo + l * L + (oy + r) * OW + ox, t + (l * R + r) * P, sizeof(float) * size_t(cols));
         }
     }
   });

@@ -228,10 +228,10 @@ inline void transpose_stage(V& a, V& b, std::index_sequence<l...>) {
   b = hi;
 }
 
-/// out[c·ldo + r] = row(r)[c] for an L × L block (L = lanes of a vector), row(r) a
-/// pointer to L contiguous elements.
-template <class T, class Row>
-__attribute__((always_inline)) inline void transpose_rows(Row row, T* out, int64_t ldo) {
+/// out(c)[r] = row(r)[c] for an L × L block (L = lanes of a vector), row(r) and out(c)
+/// pointers to L contiguous elements.
+template <class T, class Row, class OutRow>
+__attribute__((always_inline)) inline void transpose_rows_to(Row row, OutRow out) {
   using V = typename GemmBlocking<T>::V;
   constexpr int64_t L = GemmBlocking<T>::kLanes;
   V r[L];
@@ -246,7 +246,13 @@ __attribute__((always_inline)) inline void transpose_rows(Row row, T* out, int64
   if constexpr (L >= 4) stage(std::integral_constant<int64_t, 2>());
   stage(std::integral_constant<int64_t, 1>());
 #pragma GCC unroll 8
-  for (int64_t i = 0; i < L; ++i) std::memcpy(out + i * ldo, &r[i], sizeof(V));
+  for (int64_t i = 0; i < L; ++i) std::memcpy(out(i), &r[i], sizeof(V));
+}
+
+/// out[c·ldo + r] = row(r)[c] for an L × L block, row(r) a pointer to L contiguous elements.
+template <class T, class Row>
+__attribute__((always_inline)) inline void transpose_rows(Row row, T* out, int64_t ldo) {
+  transpose_rows_to<T>(row, [&](int64_t i) { return out + i * ldo; });
 }
 
 /// out[c·ldo + r] = in[r·ld + c] for an L × L block.
