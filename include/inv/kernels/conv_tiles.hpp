@@ -331,8 +331,6 @@ inline void to_pixel_major(const float* src, int64_t O, int64_t L, int64_t VL, f
   }
 }
 
-#endif  // INV_CONV_TILES
-
 /// d[x·H2 + h] = row h at column x (0 past n or for a null row), x < width, h < H2 (1 or 2):
 /// one row copied, or two rows interleaved element by element.
 inline void interleave_rows(const float* a, const float* b, int64_t n, int64_t width, int64_t H2, float* d) {
@@ -344,22 +342,21 @@ inline void interleave_rows(const float* a, const float* b, int64_t n, int64_t w
   }
   using V = vec_t<float>;
   constexpr int64_t L = kLanes<float>;
+  static_assert(L == 8, "the shuffles below interleave 8 lanes (the tiles need AVX)");
   const V zero{};
   int64_t x = 0;
-#ifdef INV_HAS_SHUFFLEVECTOR
-  static_assert(kLanes<float> == 8, "the shuffles below interleave 8 lanes");
   for (; x + L <= n; x += L) {
     const V va = a ? load(a + x) : zero, vb = b ? load(b + x) : zero;
     store(d + 2 * x, __builtin_shufflevector(va, vb, 0, 8, 1, 9, 2, 10, 3, 11));
     store(d + 2 * x + L, __builtin_shufflevector(va, vb, 4, 12, 5, 13, 6, 14, 7, 15));
   }
-#endif
   for (; x < n; ++x) {
     d[2 * x] = a ? a[x] : 0.0f;
     d[2 * x + 1] = b ? b[x] : 0.0f;
   }
 }
 
+#endif  // INV_CONV_TILES
 
 }  // namespace detail
 

@@ -362,8 +362,13 @@ void gemm_block(const GemmProblem<T>& p, const GemmBlock<T>& s, bool pack_b_now)
         if (!s.pack_b && w == NR) return {p.b + s.pc * p.b_rs + (s.jc + jj), p.b_rs};
         return {s.bp + jj * s.kc, NR};
       };
-      const auto [b, b_k] = b_panel(j, n);
-      [[maybe_unused]] const auto [b1, b1_k] = pair ? b_panel(j + NR, n1) : std::pair<const T*, int64_t>{nullptr, 0};
+      // Plain variables, not structured bindings: the lambdas below capture them (C++17).
+      const std::pair<const T*, int64_t> p0 = b_panel(j, n);
+      const std::pair<const T*, int64_t> p1 = pair ? b_panel(j + NR, n1) : std::pair<const T*, int64_t>{nullptr, 0};
+      const T* b = p0.first;
+      const int64_t b_k = p0.second;
+      [[maybe_unused]] const T* b1 = p1.first;
+      [[maybe_unused]] const int64_t b1_k = p1.second;
       for (int64_t i = 0; i < s.mc; i += MR) {
         const int64_t m = std::min(MR, s.mc - i);
         T* c = p.c + (s.ic + i) * p.c_rs + (s.jc + j) * p.c_cs;
