@@ -389,3 +389,19 @@ TEST_CASE("conv results are bitwise identical with 1 and 2 threads", "[conv][thr
     CHECK(equal(one[i], two[i]));
   }
 }
+
+TEST_CASE("conv2d in float64 after a float32 conv2d of another shape gives the same result as before it", "[conv][kernel]") {
+  // Both types lay out the GEMM's tap and pixel offsets in the same per-thread buffers.
+  Generator g(29);
+  const Tensor xd = randn({1, 3, 10, 10}, g, kFloat64), wd = randn({4, 3, 3, 3}, g, kFloat64);
+  const Tensor xf = randn({1, 2, 7, 9}, g), wf = randn({4, 2, 2, 2}, g);
+  const int saved = num_threads();
+  set_num_threads(1);
+  const Tensor before = conv2d(xd, wd);
+  const Tensor between = conv2d(xf, wf);
+  const Tensor after = conv2d(xd, wd);
+  const Tensor again = conv2d(xf, wf);
+  set_num_threads(saved);
+  CHECK(equal(before, after));
+  CHECK(equal(between, again));
+}

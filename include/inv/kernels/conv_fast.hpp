@@ -145,6 +145,15 @@ struct ImplicitColumns {
   ImplicitColumns group(int64_t g) const { return {xp + g * group_stride, tap, pix, run, group_stride}; }
 };
 
+/// The layout this thread's offsets (scratch<int64_t, 0..2>) were last laid out for.
+/// One key for float and double, which share those buffers (the key holds NR, which
+/// tells their layouts apart): a key per type would let double reuse offsets that a
+/// float call overwrote.
+inline std::array<int64_t, 14>& laid_out_offsets() {
+  thread_local std::array<int64_t, 14> layout{};
+  return layout;
+}
+
 /// Pads the chunk of b images at x into this thread's scratch and lays out the offsets.
 template <class T>
 ImplicitColumns<T> implicit_columns(const ConvGeometry& g, const T* x, int64_t b) {
@@ -160,7 +169,7 @@ ImplicitColumns<T> implicit_columns(const ConvGeometry& g, const T* x, int64_t b
   int64_t* run = scratch<int64_t, 2>(static_cast<size_t>(P));
   // The offsets depend on the shapes only: this thread lays them out again only when
   // they differ from its previous chunk's (every chunk but the last of a call has the same).
-  thread_local std::array<int64_t, 14> laid_out{};
+  std::array<int64_t, 14>& laid_out = laid_out_offsets();
   const std::array<int64_t, 14> layout{g.C, g.Cg(), g.kh, g.kw, g.dh, g.dw, g.sh, g.sw, OH, OW, Hp, Wp, b, NR};
   if (layout == laid_out) return {xp, tap, pix, run, g.Cg() * plane};
   tap_offsets(g, plane, Wp, tap);
