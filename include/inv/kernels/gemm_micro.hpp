@@ -171,7 +171,9 @@ inline void prefetch_tile(const T* c, int64_t c_rs, int64_t c_cs, int64_t m, int
 }
 
 /// Stores the first m rows and n columns of a tile: C(r, j) = alpha·acc(r, j) +
-/// beta·C(r, j) (beta == 0: C is not read).
+/// beta·C(r, j) (beta == 0: C is not read), as fmadd_lanes(alpha, acc, beta·C) in
+/// both loops: a tile's results do not depend on where it is inlined (a tile paired
+/// with its neighbour on one thread may be stored alone on two).
 template <class T>
 inline void store_tile(const typename GemmBlocking<T>::V (&acc)[GemmBlocking<T>::MR][2], T alpha, T beta, T* c,
                        int64_t c_rs, int64_t c_cs, int64_t m, int64_t n) {
@@ -187,7 +189,7 @@ inline void store_tile(const typename GemmBlocking<T>::V (&acc)[GemmBlocking<T>:
           v = alpha * acc[r][h];
         } else {
           std::memcpy(&v, cp, sizeof(V));
-          v = alpha * acc[r][h] + beta * v;
+          v = fmadd_lanes(V{} + alpha, acc[r][h], beta * v);
         }
         std::memcpy(cp, &v, sizeof(V));
       }
@@ -197,7 +199,7 @@ inline void store_tile(const typename GemmBlocking<T>::V (&acc)[GemmBlocking<T>:
     for (int64_t j = 0; j < n; ++j) {
       T& cv = c[r * c_rs + j * c_cs];
       const T t = acc[r][j / L][j % L];
-      cv = beta == T(0) ? alpha * t : alpha * t + beta * cv;
+      cv = beta == T(0) ? alpha * t : fmadd_lanes(alpha, t, beta * cv);
     }
 }
 

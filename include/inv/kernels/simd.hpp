@@ -85,6 +85,39 @@ inline vec_t<double> sqrt_lanes(vec_t<double> x) {
 #endif
 }
 
+/// a·b + c for one lane or every lane. Where the target has FMA this is one fused
+/// multiply-add, rounded once, written out so that every copy of a formula rounds alike
+/// (a compiler contracting a·b + c by itself may fuse in one inlined copy and not in
+/// another); without FMA, a·b is rounded before the sum, and nothing can fuse them.
+inline float fmadd_lanes(float a, float b, float c) {
+#if defined(__FMA__)
+  return __builtin_fmaf(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+inline double fmadd_lanes(double a, double b, double c) {
+#if defined(__FMA__)
+  return __builtin_fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+inline vec_t<float> fmadd_lanes(vec_t<float> a, vec_t<float> b, vec_t<float> c) {
+#if defined(__FMA__) && defined(__AVX__)
+  return _mm256_fmadd_ps(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+inline vec_t<double> fmadd_lanes(vec_t<double> a, vec_t<double> b, vec_t<double> c) {
+#if defined(__FMA__) && defined(__AVX__)
+  return _mm256_fmadd_pd(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
 /// Calls f(X{}, i) for i in [begin, end): f(vec_t<T>{}, i) covers elements i .. i+kLanes-1,
 /// f(T{}, i) the remaining ones. f loads and stores its own lanes at i.
 template <class T, class F>
