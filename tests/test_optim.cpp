@@ -125,6 +125,33 @@ TEST_CASE("a resumed optimiser continues exactly as an uninterrupted one", "[opt
   CHECK_THROWS_WITH(adam.load_state_dict({}), Catch::Contains("missing entry 'lr'"));
 }
 
+TEST_CASE("optimiser steps are bitwise identical with 1 and 2 threads", "[optim][threads]") {
+  // 4095 elements: large enough to split over two threads, and not a multiple of the
+  // vector width, so that a split anywhere would move elements between vector and scalar code.
+  const int64_t n = 4095;
+  for (const std::string name : {"sgd_momentum", "sgd_nesterov", "adam_wd", "adam_amsgrad_eps", "adamw"})
+    for (Dtype dtype : {kFloat32, kFloat64}) {
+      Generator gen(31);
+      const Tensor init = randn({n}, gen, dtype);
+      std::vector<Tensor> grads;
+      for (int s = 0; s < 3; ++s) grads.push_back(randn({n}, gen, dtype));
+      auto run = [&](int threads) {
+        Tensor p = copy_data(init).requires_grad_();
+        auto opt = make(name, {p});
+        const int saved = num_threads();
+        set_num_threads(threads);
+        for (const Tensor& g : grads) {
+          p.set_grad(copy_data(g));
+          opt->step();
+        }
+        set_num_threads(saved);
+        return p.detach();
+      };
+      INFO(name << " " << dtype_name(dtype));
+      CHECK(equal(run(1), run(2)));
+    }
+}
+
 TEST_CASE("StepLR halves the rate every step_size epochs and can be restored", "[optim]") {
   Tensor p = leaf({1}, {1});
   SGD sgd({p}, SGDOptions{1e-3});

@@ -9,7 +9,9 @@
 //   bitwise identical for every OMP_NUM_THREADS.
 // * Loops whose iterations are independent (elementwise ops, pooling planes, optimiser
 //   updates) use parallel_for_each instead: one near-equal part per thread, which
-//   balances better than fixed chunks and cannot change a result.
+//   balances better than fixed chunks and cannot change a result (over elements, the
+//   parts start at multiples of kElementAlign, so an element is never moved between a
+//   loop's vector body and its scalar tail).
 // * OpenMP's runtime keeps its threads between regions: no pool is created per call.
 // * Nested regions do not add threads: inside a parallel region, parallel_for runs
 //   its chunks serially on the calling thread (same chunks, same results).
@@ -85,25 +87,34 @@ constexpr int64_t kElementwiseGrain = 1 << 15;
 /// element loaded and stored (a parallel region costs about 1 µs, some 4000 such units).
 constexpr int64_t kParallelMinWork = 1 << 13;
 
-/// Calls f(begin, end) on one contiguous part of [0, n) per thread (near-equal parts),
-/// in parallel when n·cost ≥ kParallelMinWork, where `cost` is the work of one index.
-/// Only for loops whose iterations are independent (each writes its own outputs, no
-/// partial sums): the split depends on the thread count, so nothing may depend on it.
+/// Part boundaries of parallel_for_each over elements: a multiple of 16 (64 bytes of
+/// float), so that each element runs through the same code, a vector body or a scalar
+/// tail, however many threads split the loop (the compiler may round a formula's
+/// vector and scalar copies differently: fused multiply-adds in one and not the other).
+constexpr int64_t kElementAlign = 16;
+
+/// Calls f(begin, end) on one contiguous part of [0, n) per thread (near-equal parts,
+/// boundaries at multiples of `align`), in parallel when n·cost ≥ kParallelMinWork,
+/// where `cost` is the work of one index. Only for loops whose iterations are
+/// independent (each writes its own outputs, no partial sums): the split depends on the
+/// thread count, so nothing may depend on it; loops over elements pass kElementAlign.
 /// Loops that combine partial results use parallel_for, whose chunks are fixed.
 template <class F>
-void parallel_for_each(int64_t n, int64_t cost, F&& f) {
+void parallel_for_each(int64_t n, int64_t cost, F&& f, int64_t align = 1) {
   if (n <= 0) return;
-  const int64_t threads = num_threads();
-  const bool parallel = threads > 1 && n > 1 && n * std::max<int64_t>(cost, 1) >= kParallelMinWork &&
+  align = std::max<int64_t>(align, 1);
+  const int64_t threads = num_threads(), units = (n + align - 1) / align;
+  const bool parallel = threads > 1 && units > 1 && n * std::max<int64_t>(cost, 1) >= kParallelMinWork &&
                         !in_parallel_region();
   if (!parallel) {
     f(int64_t(0), n);
     return;
   }
-  const int64_t parts = std::min(n, threads);
+  const int64_t parts = std::min(units, threads);
+  auto bound = [&](int64_t t) { return std::min(n, units * t / parts * align); };
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) num_threads(static_cast<int>(parts))
-  for (int64_t t = 0; t < parts; ++t) f(n * t / parts, n * (t + 1) / parts);
+  for (int64_t t = 0; t < parts; ++t) f(bound(t), bound(t + 1));
 #endif
 }
 

@@ -27,7 +27,7 @@ Tensor unary(const char* name, const Tensor& x, F f, BW bw) {
     T* py = y.data<T>();
     parallel_for_each(x.numel(), 1, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) py[i] = static_cast<T>(f(px[i]));
-    });
+    }, kElementAlign);
   });
   if (should_record({&x})) {
     record(y, name, {x}, [x, y = y.detach(), bw](const Tensor& g, GradSink& s) {
@@ -38,7 +38,7 @@ Tensor unary(const char* name, const Tensor& x, F f, BW bw) {
         T* out = gx.data<T>();
         parallel_for_each(x.numel(), 1, [&](int64_t b, int64_t e) {
           for (int64_t i = b; i < e; ++i) out[i] = static_cast<T>(bw(pg[i], px[i], py[i]));
-        });
+        }, kElementAlign);
       });
       s.add(0, gx);
     });
@@ -61,17 +61,17 @@ Tensor broadcast_binary(const char* name, const Tensor& a, const Tensor& b, F f)
     if (a.shape() == so && b.shape() == so) {
       parallel_for_each(n, 1, [&](int64_t s, int64_t e) {
         for (int64_t i = s; i < e; ++i) po[i] = f(pa[i], pb[i]);
-      });
+      }, kElementAlign);
     } else if (b.numel() == 1 && a.shape() == so) {
       const T vb = *pb;
       parallel_for_each(n, 1, [&](int64_t s, int64_t e) {
         for (int64_t i = s; i < e; ++i) po[i] = f(pa[i], vb);
-      });
+      }, kElementAlign);
     } else if (a.numel() == 1 && b.shape() == so) {
       const T va = *pa;
       parallel_for_each(n, 1, [&](int64_t s, int64_t e) {
         for (int64_t i = s; i < e; ++i) po[i] = f(va, pb[i]);
-      });
+      }, kElementAlign);
     } else {
       const kernels::RowWalker<2> w(so, {broadcast_strides(a.shape(), so), broadcast_strides(b.shape(), so)});
       const int64_t len = w.row_len(), ia = w.inner(0), ib = w.inner(1);

@@ -194,7 +194,7 @@ inline Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction redu
         T* out = gi.data<T>();
         parallel_for_each(gi.numel(), 1, [&](int64_t s0, int64_t e) {
           for (int64_t i = s0; i < e; ++i) out[i] = k * (a[i] - b[i]);
-        });
+        }, kElementAlign);
       });
       if (s.needs(1)) s.add(1, neg(gi));
       if (s.needs(0)) s.add(0, gi);

@@ -76,7 +76,7 @@ class Adam : public Optimizer {
             store_as(pv + k, v1);
             store_as(pp + k, load_as<X>(pp + k) * decay - ss * m1 / (kernels::sqrt_lanes(second) / bcs + eps));
           });
-        });
+        }, kElementAlign);
       };
       if (px)
         kernel(std::true_type{});

@@ -116,7 +116,7 @@ template <class F>
 void for_each_element(int64_t n, F&& f) {
   parallel_for_each(n, 2, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) f(i);
-  });
+  }, kElementAlign);
 }
 }  // namespace detail
 
