@@ -34,6 +34,11 @@ TEST_CASE("max_pool2d: 2x2 windows, gradient to the first maximum", "[pool]") {
   const Tensor neg = dt({-1, -2, -3, -4, -5, -6, -7, -8, -9}, {1, 1, 3, 3});
   CHECK(max_pool2d(neg, Pool2dOptions(3).stride(2).padding(1)).to_vector<double>() == V{-1, -2, -4, -5});
   CHECK_THROWS_WITH(max_pool2d(zeros({1, 1, 4, 4}), Pool2dOptions(2).padding(2)), Catch::Contains("half the kernel"));
+  // With dilation a window can reach only padding: rows -1 and 1 of a one-row input.
+  CHECK_THROWS_WITH(max_pool2d(zeros({4, 1, 1, 1}), Pool2dOptions(2).stride(1).padding(1).dilation(2)),
+                    Catch::Contains("window at output row 0 covers only padding"));
+  CHECK_THROWS_WITH(max_pool2d(zeros({1, 1, 3, 1}), Pool2dOptions(2).stride(1).padding(1).dilation(2)),
+                    Catch::Contains("window at output column 0 covers only padding"));
   CHECK_THROWS_WITH(max_pool2d(zeros({1, 4, 4}), 2), Catch::Contains("4-D"));
   CHECK_THROWS_WITH(max_pool2d(zeros({1, 1, 1, 1}), 2), Catch::Contains("smaller than"));
   gradcheck("max_pool2d 2x2", [](auto& v) { return max_pool2d(v[0], 2); }, {rnd({2, 3, 4, 6}, 1)});

@@ -49,6 +49,17 @@ struct Pool2dOptions {
 
 namespace detail {
 
+/// The first output position along one dimension whose window reaches no input position
+/// (only padding: with dilation, rows -1 and 1 of a one-row input), or -1 if none.
+inline int64_t first_empty_window(int64_t size, int64_t k, int64_t s, int64_t p, int64_t d, int64_t out) {
+  for (int64_t o = 0; o < out; ++o) {
+    bool reaches = false;
+    for (int64_t i = 0; i < k && !reaches; ++i) reaches = o * s - p + i * d >= 0 && o * s - p + i * d < size;
+    if (!reaches) return o;
+  }
+  return -1;
+}
+
 inline void check_pool(const char* op, const Tensor& x, const Pool2dOptions& o) {
   INV_CHECK(x.dim() == 4, op, ": expected 4-D (N,C,H,W) input, got ", to_string(x.shape()));
   INV_CHECK(o.kernel_h >= 1 && o.kernel_w >= 1 && o.stride_h >= 1 && o.stride_w >= 1 && o.dilation_h >= 1 &&
@@ -59,6 +70,11 @@ inline void check_pool(const char* op, const Tensor& x, const Pool2dOptions& o) 
             o.kernel_w, ")");
   INV_CHECK(o.out_h(x.size(2)) >= 1 && o.out_w(x.size(3)) >= 1, op, ": input ", to_string(x.shape()),
             " is smaller than the ", o.kernel_h, "x", o.kernel_w, " window");
+  const int64_t eh = first_empty_window(x.size(2), o.kernel_h, o.stride_h, o.pad_h, o.dilation_h, o.out_h(x.size(2)));
+  const int64_t ew = first_empty_window(x.size(3), o.kernel_w, o.stride_w, o.pad_w, o.dilation_w, o.out_w(x.size(3)));
+  INV_CHECK(eh < 0 && ew < 0, op, ": the window at output ", eh >= 0 ? "row " : "column ", eh >= 0 ? eh : ew,
+            " covers only padding (kernel (", o.kernel_h, ",", o.kernel_w, "), dilation (", o.dilation_h, ",",
+            o.dilation_w, "), padding (", o.pad_h, ",", o.pad_w, "), input ", to_string(x.shape()), ")");
 }
 
 /// Runs f(plane) for every (n, c) plane, in parallel.
