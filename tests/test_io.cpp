@@ -522,6 +522,13 @@ TEST_CASE("npy errors name the file, the dtype and what was expected", "[io][npy
   CHECK_THROWS_WITH(parse_npy(make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, "
                                        "4294967296, 4294967296)}", data), "h"),
                     Catch::Contains("needs more than 2^64 bytes"));
+  // No elements, but the other dimensions' product (and the strides) overflow int64.
+  CHECK_THROWS_WITH(parse_npy(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (0, "
+                                       "4611686018427387904, 4611686018427387904)}", {}), "h"),
+                    Catch::Contains("is too large"));
+  CHECK_THROWS_WITH(parse_npy(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, "
+                                       "4611686018427387904, 0)}", {}), "h"),
+                    Catch::Contains("is too large"));
 }
 
 // ---------------------------------------------------------------------------

@@ -36,6 +36,14 @@ TEST_CASE("bad factory arguments and accesses throw inv::Error", "[tensor]") {
   CHECK_THROWS_WITH(t.item(), Catch::Contains("(2,3)"));
   CHECK_THROWS_AS(Tensor().shape(), Error);
   CHECK_THROWS_AS(empty({-1, 2}), Error);
+  // Sizes in bytes past int64, also when a zero dimension makes the element count 0.
+  const int64_t big = int64_t(1) << 62;
+  CHECK_THROWS_WITH(empty({big, big, 0}), Catch::Contains("(4611686018427387904,4611686018427387904,0)"));
+  CHECK_THROWS_WITH(empty({0, big, big}), Catch::Contains("too large"));
+  CHECK_THROWS_WITH(empty({big}, kFloat64), Catch::Contains("too large"));
+  // Representable, but not allocatable: inv::Error rather than std::bad_alloc.
+  CHECK_THROWS_WITH(empty({int64_t(1) << 59}), Catch::Contains("cannot allocate"));
+  CHECK(empty({int64_t(1) << 40, 0}).numel() == 0);
 }
 
 TEST_CASE("reshape, view and flatten share storage; other ops copy", "[tensor]") {

@@ -26,6 +26,21 @@ inline int64_t numel(const Shape& s) {
   return n;
 }
 
+/// Throws inv::Error unless every dimension is ≥ 0 and the shape's size in bytes, at
+/// element_bytes per element, fits in int64. The product is taken over the nonzero
+/// dimensions, so that a zero cannot hide an overflow of the others: (2^62, 2^62, 0)
+/// has no elements, but its strides would overflow.
+inline void check_shape(const char* op, const Shape& s, int64_t element_bytes) {
+  int64_t bytes = element_bytes;
+  for (int64_t d : s) {
+    INV_CHECK(d >= 0, op, ": negative dimension in shape ", to_string(s));
+    if (d == 0) continue;
+    INV_CHECK(bytes <= INT64_MAX / d, op, ": shape ", to_string(s), " of ", element_bytes,
+              "-byte elements is too large (more than 2^63 bytes)");
+    bytes *= d;
+  }
+}
+
 /// Row-major (C order) strides of a contiguous tensor, in elements.
 inline std::vector<int64_t> contiguous_strides(const Shape& s) {
   std::vector<int64_t> st(s.size());

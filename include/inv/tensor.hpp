@@ -17,6 +17,7 @@
 #include <iomanip>
 #include <initializer_list>
 #include <memory>
+#include <new>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -87,10 +88,19 @@ class Tensor {
   Tensor() = default;
   explicit Tensor(std::shared_ptr<detail::TensorImpl> impl) : impl_(std::move(impl)) {}
 
-  /// A new contiguous tensor with uninitialised elements.
+  /// A new contiguous tensor with uninitialised elements. Throws inv::Error for a negative
+  /// dimension, a shape whose size in bytes overflows int64, or when the memory cannot be
+  /// allocated.
   static Tensor empty(const Shape& shape, Dtype dtype = kFloat32) {
-    for (int64_t d : shape) INV_CHECK(d >= 0, "empty: negative dimension in shape ", to_string(shape));
-    auto st = std::make_shared<detail::Storage>(static_cast<size_t>(inv::numel(shape)) * element_size(dtype));
+    check_shape("empty", shape, static_cast<int64_t>(element_size(dtype)));
+    const size_t bytes = static_cast<size_t>(inv::numel(shape)) * element_size(dtype);
+    std::shared_ptr<detail::Storage> st;
+    try {
+      st = std::make_shared<detail::Storage>(bytes);
+    } catch (const std::bad_alloc&) {
+      throw Error("empty: cannot allocate " + std::to_string(bytes) + " bytes for a tensor of shape " +
+                  to_string(shape));
+    }
     return Tensor(std::make_shared<detail::TensorImpl>(std::move(st), 0, shape, dtype));
   }
 
