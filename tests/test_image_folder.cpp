@@ -83,6 +83,17 @@ TEST_CASE("image folders: clear errors", "[data][image_folder]") {
   fs::remove(dir.path / "b" / "1.png");
   io::write_file_atomic(dir.file("b/0.jpg"), std::string("this is not a jpeg"));
   CHECK_THROWS_WITH(load_image_folder(dir.path.string()), Contains(dir.file("b/0.jpg")) && Contains("cannot decode"));
+  // A 54-byte BMP header claiming 20000 x 20000 pixels is refused before it is decoded.
+  fs::remove(dir.path / "b" / "0.jpg");
+  Bytes bmp(54, 0);
+  auto le32 = [&](size_t at, uint32_t v) {
+    for (int k = 0; k < 4; ++k) bmp[at + size_t(k)] = uint8_t(v >> (8 * k));
+  };
+  bmp[0] = 'B', bmp[1] = 'M';
+  le32(2, 54), le32(10, 54), le32(14, 40), le32(18, 20000), le32(22, 20000), le32(26, 1 | (24 << 16));
+  io::write_file_atomic(dir.file("b/0.bmp"), bmp.data(), bmp.size());
+  CHECK_THROWS_WITH(load_image_folder(dir.path.string()),
+                    Contains(dir.file("b/0.bmp")) && Contains("claims 20000 x 20000 pixels"));
 }
 
 TEST_CASE("image_folder_classes lists the class folders sorted, as load_image_folder labels them",

@@ -338,6 +338,12 @@ TEST_CASE("every reader says so when given a directory instead of a file", "[io]
   CHECK_THROWS_WITH(read_file(dir.file("missing")), Catch::Contains("cannot open") && Catch::Contains("missing"));
 }
 
+TEST_CASE("read_file refuses an endless non-regular file beyond its limit", "[io][file]") {
+  CHECK_THROWS_WITH(read_file("/dev/zero", 1 << 20),
+                    Catch::Contains("'/dev/zero' is not a regular file and gave more than 1048576 bytes"));
+  CHECK(read_file("/dev/null", 1 << 20).empty());
+}
+
 TEST_CASE("load_into copies by name into existing storage and converts dtypes", "[io][checkpoint]") {
   // A "model" whose state_dict entries are views of its parameters.
   Tensor weight = zeros({2, 2}, kFloat64), bias = zeros({2});
@@ -604,6 +610,14 @@ TEST_CASE("image errors: bad shapes, NaN, missing and corrupt files", "[io][imag
   const std::string junk = dir.file("junk.png");
   write_file_atomic(junk, std::string("this is not an image"));
   CHECK_THROWS_WITH(load_image(junk, 3), Catch::Contains(junk) && Catch::Contains("cannot decode image"));
+  // A 54-byte BMP header claiming 20000 x 20000 pixels: refused before stb allocates them.
+  Bytes bmp(54, 0);
+  auto le32 = [&](size_t at, uint32_t v) {
+    for (int k = 0; k < 4; ++k) bmp[at + size_t(k)] = uint8_t(v >> (8 * k));
+  };
+  bmp[0] = 'B', bmp[1] = 'M';
+  le32(2, 54), le32(10, 54), le32(14, 40), le32(18, 20000), le32(22, 20000), le32(26, 1 | (24 << 16));
+  CHECK_THROWS_WITH(decode_image(bmp, 3, "huge.bmp"), Catch::Contains("huge.bmp: the image header claims 20000 x 20000"));
   Bytes png = encode_png(ones({3, 4, 4}));
   CHECK_THROWS_WITH(decode_image(prefix(png, png.size() / 2), 3, "half.png"),
                     Catch::Contains("half.png: cannot decode image"));

@@ -24,6 +24,7 @@
 #include "inv/data/dataset.hpp"
 #include "inv/error.hpp"
 #include "inv/io/file.hpp"
+#include "inv/io/image.hpp"
 #include "inv/tensor.hpp"
 
 namespace inv::data {
@@ -64,6 +65,7 @@ struct StbiDeleter {
 inline std::unique_ptr<stbi_uc, StbiDeleter> decode_image(const std::string& path, int channels, int& h, int& w) {
   const std::vector<uint8_t> bytes = io::read_file(path);
   INV_CHECK(bytes.size() < size_t(INT32_MAX), path, ": image file too large (", bytes.size(), " bytes)");
+  io::check_image_header(bytes, path);
   int file_channels = 0;
   std::unique_ptr<stbi_uc, StbiDeleter> pixels(
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &file_channels, channels));

@@ -55,10 +55,14 @@ inline const char* file_type_name(mode_t mode) {
   return "not a regular file";
 }
 
+/// Bytes read_file takes from a file that is not a regular file (a FIFO, /dev/stdin),
+/// whose size is not known beforehand: /dev/zero would otherwise fill the memory.
+constexpr size_t kMaxStreamBytes = size_t(1) << 30;
+
 /// The whole file as bytes. Throws inv::Error naming the path when it cannot be opened or
 /// read, or is a directory ("'X' is a directory, expected a file"). Other non-regular files
-/// (a FIFO, /dev/stdin) are read to their end.
-inline std::vector<uint8_t> read_file(const std::string& path) {
+/// (a FIFO, /dev/stdin) are read to their end, and refused beyond max_stream_bytes.
+inline std::vector<uint8_t> read_file(const std::string& path, size_t max_stream_bytes = kMaxStreamBytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   INV_CHECK(fd >= 0, "cannot open '", path, "': ", std::strerror(errno));
   struct stat st {};
@@ -81,6 +85,11 @@ inline std::vector<uint8_t> read_file(const std::string& path) {
       inv::detail::fail("error reading '", path, "': ", std::strerror(err));
     }
     if (n == 0) break;
+    if (!S_ISREG(st.st_mode) && bytes.size() + size_t(n) > max_stream_bytes) {
+      ::close(fd);
+      inv::detail::fail("'", path, "' is not a regular file and gave more than ", max_stream_bytes,
+                        " bytes: expected a file");
+    }
     bytes.insert(bytes.end(), chunk, chunk + n);
   }
   ::close(fd);

@@ -105,15 +105,33 @@ inline void save_png(const std::string& path, const Tensor& image) { write_file_
 /// HTML report as "data:image/png;base64," + png_base64(image).
 inline std::string png_base64(const Tensor& image) { return base64_encode(encode_png(image)); }
 
+/// Pixels (width × height) above which an image is refused before it is decoded: a few
+/// bytes of header can claim 20000 × 20000 pixels, which stb_image would allocate and fill.
+constexpr int64_t kMaxImagePixels = int64_t(1) << 26;  // 8192 × 8192
+
+/// Throws inv::Error naming `what` when the header of an image file's bytes claims more
+/// than kMaxImagePixels pixels. Bytes stb_image cannot read a header from pass (decoding
+/// them then fails with stb's reason).
+inline void check_image_header(const std::vector<uint8_t>& bytes, const std::string& what) {
+  int w = 0, h = 0, c = 0;
+  if (bytes.empty() || bytes.size() > static_cast<size_t>(INT_MAX) ||
+      !stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c))
+    return;
+  INV_CHECK(int64_t{w} * h <= kMaxImagePixels, what, ": the image header claims ", w, " x ", h,
+            " pixels, more than the ", kMaxImagePixels, " (8192 x 8192) inv reads");
+}
+
 /// Decodes an image file's bytes (PNG, JPEG, BMP, GIF, ... anything stb_image reads) into a
 /// float32 tensor (C, H, W) with C = `channels` (1 = grey, 3 = RGB; stb converts as needed) and
 /// values byte / 255 in [0, 1]. `what` names the source in errors. Throws inv::Error with
-/// stb's reason when the bytes are not a decodable image.
+/// stb's reason when the bytes are not a decodable image, and before decoding when the
+/// header claims more than kMaxImagePixels pixels.
 inline Tensor decode_image(const std::vector<uint8_t>& bytes, int channels, const std::string& what) {
   INV_CHECK(channels == 1 || channels == 3, what, ": channels must be 1 (grey) or 3 (RGB), got ", channels);
   INV_CHECK(!bytes.empty(), what, ": cannot decode image: the file is empty");
   INV_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), what, ": file too large for stb_image (", bytes.size(),
             " bytes)");
+  check_image_header(bytes, what);
   int w = 0, h = 0, in_file = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &in_file, channels),
