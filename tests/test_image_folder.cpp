@@ -4,6 +4,7 @@
 #include <stb_image_write.h>
 #include <unistd.h>
 
+#include "image_bytes.hpp"
 #include "temp_dir.hpp"
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -85,12 +86,7 @@ TEST_CASE("image folders: clear errors", "[data][image_folder]") {
   CHECK_THROWS_WITH(load_image_folder(dir.path.string()), Contains(dir.file("b/0.jpg")) && Contains("cannot decode"));
   // A 54-byte BMP header claiming 20000 x 20000 pixels is refused before it is decoded.
   fs::remove(dir.path / "b" / "0.jpg");
-  Bytes bmp(54, 0);
-  auto le32 = [&](size_t at, uint32_t v) {
-    for (int k = 0; k < 4; ++k) bmp[at + size_t(k)] = uint8_t(v >> (8 * k));
-  };
-  bmp[0] = 'B', bmp[1] = 'M';
-  le32(2, 54), le32(10, 54), le32(14, 40), le32(18, 20000), le32(22, 20000), le32(26, 1 | (24 << 16));
+  const Bytes bmp = inv::testing::bmp_header_only(20000, 20000);
   io::write_file_atomic(dir.file("b/0.bmp"), bmp.data(), bmp.size());
   CHECK_THROWS_WITH(load_image_folder(dir.path.string()),
                     Contains(dir.file("b/0.bmp")) && Contains("claims 20000 x 20000 pixels"));

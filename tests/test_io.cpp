@@ -1,6 +1,7 @@
 // File formats: the native checkpoint (golden version-1 file, truncation and corruption
 // everywhere, load_into), NumPy .npy (fixtures written by NumPy, byte-identical output)
 // and PNG images (exact round trip, grids, base64).
+#include "image_bytes.hpp"
 #include "temp_dir.hpp"
 #include <catch2/catch.hpp>
 #include <stdlib.h>
@@ -611,12 +612,7 @@ TEST_CASE("image errors: bad shapes, NaN, missing and corrupt files", "[io][imag
   write_file_atomic(junk, std::string("this is not an image"));
   CHECK_THROWS_WITH(load_image(junk, 3), Catch::Contains(junk) && Catch::Contains("cannot decode image"));
   // A 54-byte BMP header claiming 20000 x 20000 pixels: refused before stb allocates them.
-  Bytes bmp(54, 0);
-  auto le32 = [&](size_t at, uint32_t v) {
-    for (int k = 0; k < 4; ++k) bmp[at + size_t(k)] = uint8_t(v >> (8 * k));
-  };
-  bmp[0] = 'B', bmp[1] = 'M';
-  le32(2, 54), le32(10, 54), le32(14, 40), le32(18, 20000), le32(22, 20000), le32(26, 1 | (24 << 16));
+  const Bytes bmp = inv::testing::bmp_header_only(20000, 20000);
   CHECK_THROWS_WITH(decode_image(bmp, 3, "huge.bmp"), Catch::Contains("huge.bmp: the image header claims 20000 x 20000"));
   Bytes png = encode_png(ones({3, 4, 4}));
   CHECK_THROWS_WITH(decode_image(prefix(png, png.size() / 2), 3, "half.png"),
