@@ -180,6 +180,24 @@ TEST_CASE("inv rejects bad flags with the flag and the valid values named", "[cl
   check_error(run_inv({"info", "--bogus"}, tmp), 2, {"unknown flag '--bogus'; valid flags: --help"});
 }
 
+TEST_CASE("inv sweep rejects an unknown split layer before training the target", "[cli]") {
+  TempDir tmp;
+  const std::string data = tmp.file("tiny"), out = tmp.file("sweep");
+  write_tiny_dataset(data);
+  // Progress is on (no --quiet): a single line on stderr shows that training never started.
+  const auto sweep = [&](const std::vector<std::string>& model) {
+    return run_inv(with(with({"sweep", "--dataset", data, "--splits", "conv1,conv9", "--out", out, "--threads", "1"},
+                             kTarget),
+                        model),
+                   tmp);
+  };
+  check_error(sweep({}), 2,
+              {"unknown split layer 'conv9' for lenet", "valid layers: conv1, ReLU1, pool1, conv2, ReLU2, pool2, fc1"});
+  check_error(sweep({"--model", "cifar-cnn"}), 2,
+              {"unknown split layer 'conv1' for cifar-cnn", "valid layers: conv11, ReLU11, conv12"});
+  CHECK_FALSE(fs::exists(out + "/target.invckpt"));
+}
+
 TEST_CASE("inv sweep writes the report and reuses its work", "[cli]") {
   TempDir tmp;
   const std::string data = tmp.file("tiny");

@@ -163,3 +163,72 @@ TEST_CASE("an attack into the directory of an earlier one leaves none of its sta
   CHECK_FALSE(io::file_exists(out + "/metrics.csv"));
   CHECK(parse_json(read_text(out + "/metrics.json"))["metrics"].is_null());
 }
+
+namespace {
+
+/// A copy of the checkpoint `from` at `to` with the metadata `key` set to `value`.
+std::string with_metadata(const std::string& from, const std::string& to, const std::string& key,
+                          const std::string& value) {
+  io::Checkpoint ck = io::load_checkpoint(from);
+  ck.metadata[key] = value;
+  io::save_checkpoint(to, ck);
+  return to;
+}
+
+}  // namespace
+
+TEST_CASE("a metadata number that does not parse is named with its key and value and the checkpoint", "[cli]") {
+  TempDir tmp;
+  const std::string ckpt = tiny_target(tmp);
+  const auto expected = [](const std::string& file, const std::string& key, const std::string& what,
+                           const std::string& value) {
+    return file + ": expected the metadata '" + key + "' to be " + what + ", found '" + value + "'";
+  };
+  const std::string acc = with_metadata(ckpt, tmp.file("acc.invckpt"), "test_accuracy", "abc");
+  check_error(run_inv({"info", acc}, tmp), 1, {expected(acc, "test_accuracy", "a finite number", "abc")});
+
+  const auto sweep = [&](const std::string& target) {
+    return run_inv(with({"sweep", "--target", target, "--splits", "conv1", "--attacks", "white-box", "--out",
+                         tmp.file("sw")},
+                        with(kRun, kAttack)),
+                   tmp);
+  };
+  const std::string epochs = with_metadata(ckpt, tmp.file("epochs.invckpt"), "epochs", "1e999");
+  check_error(sweep(epochs), 1, {expected(epochs, "epochs", "a 64-bit integer", "1e999")});
+  const std::string holdout = with_metadata(ckpt, tmp.file("holdout.invckpt"), "holdout", "abc");
+  check_error(sweep(holdout), 1, {expected(holdout, "holdout", "an integer >= 0", "abc")});
+
+  // 1e300 was read as 1 by std::stoll: the attacker's set was then not the held-out images
+  for (const std::string value : {"abc", "1e300", "-5", "6.5"}) {
+    const std::string bad = with_metadata(ckpt, tmp.file("h.invckpt"), "holdout", value);
+    check_error(run_inv(with({"attack", "--checkpoint", bad, "--split", "conv1", "--attack", "black-box",
+                              "--attacker-set", "disjoint", "--out", tmp.file("a")},
+                             with(kRun, kAttack)),
+                        tmp),
+                1, {expected(bad, "holdout", "an integer >= 0", value)});
+  }
+}
+
+TEST_CASE("a dataset smaller than the target's holdout is refused for the attacker's set", "[cli]") {
+  TempDir tmp;
+  const std::string ckpt = tiny_target(tmp), small = tmp.file("small");  // the target held out 6
+  fs::create_directories(small);
+  for (const bool train : {true, false}) {
+    const int64_t n = train ? 4 : 3;
+    std::vector<int64_t> labels;
+    for (int64_t i = 0; i < n; ++i) labels.push_back(i % 3);
+    const std::string prefix = small + (train ? "/train" : "/t10k");
+    data::write_idx_images(prefix + "-images-idx3-ubyte",
+                           from_vector(std::vector<float>(size_t(n * 28 * 28), 0.5f), {n, 1, 28, 28}));
+    data::write_idx_labels(prefix + "-labels-idx1-ubyte", labels);
+  }
+  for (const std::string set : {"disjoint", "train"}) {
+    INFO(set);
+    check_error(run_inv(with({"attack", "--checkpoint", ckpt, "--split", "conv1", "--dataset", small, "--attack",
+                              "black-box", "--attacker-set", set, "--out", tmp.file("a")},
+                             with(kRun, kAttack)),
+                        tmp),
+                1, {"--attacker-set " + set + ": the training set has 4 images but the target held out the last 6",
+                    "pass --dataset with the dataset the target was trained on"});
+  }
+}

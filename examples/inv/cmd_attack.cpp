@@ -148,8 +148,8 @@ int cmd_attack(const Args& args, const std::string& command_line) {
   if (needs_attacker_data(attack)) {
     const auto train = load_split(src, true, channels);
     check_input_shape(train, t.spec.input_shape, t.spec.name, src.display + " (training set)");
-    const std::string h = t.meta("holdout");
-    const int64_t holdout = h.empty() ? holdout_size(s.target.holdout, train.size()) : std::stoll(h);
+    const int64_t recorded = t.meta_integer("holdout", -1, 0);
+    const int64_t holdout = recorded >= 0 ? recorded : holdout_size(s.target.holdout, train.size());
     attacker = make_attacker_data(train, holdout, s.attacker, t.spec.mean, t.spec.std, t.spec.input_shape, s.seed);
   }
 

@@ -61,8 +61,8 @@ bool load_cached(const std::string& path, const std::string& key, CachedAttack& 
     const auto ck = inv::io::load_checkpoint(path);
     if (ck.metadata.count("key") == 0 || ck.metadata.at("key") != key || ck.tensors.size() != 1) return false;
     out.reconstruction = ck.tensors[0].second;
-    out.seconds = std::stod(ck.metadata.at("seconds"));
-    out.queries = std::stoll(ck.metadata.at("queries"));
+    out.seconds = metadata_number("seconds", ck.metadata.at("seconds"), path);
+    out.queries = metadata_integer("queries", ck.metadata.at("queries"), path, 0);
     out.architecture = ck.metadata.at("architecture");
     return true;
   } catch (const std::exception&) {
@@ -88,12 +88,15 @@ std::vector<Attack> chosen_attacks(const FlagSet& f) {
   return out;
 }
 
-std::vector<std::string> chosen_splits(const FlagSet& f, const Target& t) {
+/// The --splits, checked against the layers of `model` (before any training).
+std::vector<std::string> chosen_splits(const FlagSet& f, const std::string& model) {
+  inv::Generator init(0);
+  const auto net = inv::models::by_name(model, init);
   const std::string text = f.get_text("splits", "all");
-  if (text == "all") return split_layers(*t.net);
+  if (text == "all") return split_layers(*net);
   std::vector<std::string> out;
   for (const auto& s : split_list(text)) {
-    check_split(t, s);
+    check_split(*net, model, s);
     if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
   }
   if (out.empty()) throw f.error("--splits: no layer given");
@@ -119,6 +122,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   read_settings(f, s);
   const int threads = apply_threads(s);
   const std::vector<Attack> attacks = chosen_attacks(f);
+  const std::vector<std::string> splits = chosen_splits(f, s.model);  // before any training (a target is an s.model)
   const bool any_attacker = std::any_of(attacks.begin(), attacks.end(), needs_attacker_data);
   if (s.attacker.set == "noise" && std::find(attacks.begin(), attacks.end(), Attack::QueryFree) != attacks.end())
     throw f.error("--attacker-set noise has no labels, but the query-free attack needs labelled images: use "
@@ -147,18 +151,13 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
     t = obtain_target(s, src, train, test, s.target.holdout, out + "/target.invckpt", reused);
     progress.message(reused ? "reusing the target in " + t.path : "saved the target to " + t.path);
   } else {  // report the given target's own training settings
-    auto number = [&](const char* key, double fallback) {
-      const std::string v = t.meta(key);
-      return v.empty() ? fallback : std::stod(v);
-    };
-    s.target.holdout = int64_t(number("holdout", -1));
-    s.target.epochs = int64_t(number("epochs", double(s.target.epochs)));
-    s.target.batch_size = int64_t(number("batch_size", double(s.target.batch_size)));
-    s.target.lr = number("lr", s.target.lr);
-    s.target.halve_every = int64_t(number("halve_every", double(s.target.halve_every)));
+    s.target.holdout = t.meta_integer("holdout", -1, 0);
+    s.target.epochs = t.meta_integer("epochs", s.target.epochs);
+    s.target.batch_size = t.meta_integer("batch_size", s.target.batch_size);
+    s.target.lr = t.meta_number("lr", s.target.lr);
+    s.target.halve_every = t.meta_integer("halve_every", s.target.halve_every);
     s.target.augment = t.meta("augment", s.target.augment ? "true" : "false") == "true";
   }
-  const std::vector<std::string> splits = chosen_splits(f, t);
   const Originals originals = first_of_each_class(test);
   const inv::Tensor x = normalise(t, originals.images);
   AttackerData attacker;
@@ -173,13 +172,13 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   r.accuracy_label = t.meta("accuracy_label", src.accuracy_label);
   r.model = t.spec.name;
   r.test_accuracy = t.test_accuracy();
-  r.test_images = std::stoll(t.meta("test_images", "0"));
+  r.test_images = t.meta_integer("test_images", 0);
   r.target_checkpoint = t.path;
   r.target_reused = reused || f.given("target");
   r.settings = describe(s);
-  r.settings.push_back({"target", "target", count_of(std::stoll(t.meta("epochs", "0")), "epoch") + ", seed " +
+  r.settings.push_back({"target", "target", count_of(t.meta_integer("epochs", 0), "epoch") + ", seed " +
                                                 t.meta("seed") + ", trained on " +
-                                                count_of(std::stoll(t.meta("train_images", "0")), "image")});
+                                                count_of(t.meta_integer("train_images", 0), "image")});
   if (any_attacker) r.settings.push_back({"attacker_data", "attacker's data", attacker.description});
   r.attacks = attacks;
   r.originals = originals.images;

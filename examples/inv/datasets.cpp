@@ -227,6 +227,9 @@ AttackerData make_attacker_data(const Dataset& train, int64_t holdout, const Att
     return d;
   }
   const bool disjoint = a.set == "disjoint";
+  INV_CHECK(holdout <= train.size() && (disjoint || holdout < train.size()), "--attacker-set ", a.set,
+            ": the training set has ", count_of(train.size(), "image"), " but the target held out the last ", holdout,
+            " of its training set; pass --dataset with the dataset the target was trained on");
   const int64_t begin = disjoint ? train.size() - holdout : 0;
   const int64_t pool = disjoint ? holdout : train.size() - holdout;
   INV_CHECK(pool > 0, "--attacker-set disjoint needs training images the target never saw, but the target was "

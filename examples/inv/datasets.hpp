@@ -72,7 +72,8 @@ constexpr int64_t kNoiseImages = 10000;
 /// target trained on, `disjoint` = the first N held-out images (never seen by the target;
 /// both capped at their pool), `noise` = N images of N(0, 1) noise in normalised space
 /// (N = kNoiseImages when images is 0; at most kNoiseImages or the size of the training
-/// set, whichever is larger). Throws inv::Error when the pool is empty or N is over the limit.
+/// set, whichever is larger). Throws inv::Error when the pool is empty, N is over the limit, or
+/// `holdout` is more than the training set has (another dataset than the target's).
 AttackerData make_attacker_data(const inv::data::Dataset& train, int64_t holdout, const AttackerSettings& a,
                                 const std::vector<double>& mean, const std::vector<double>& std,
                                 const inv::Shape& input_shape, uint64_t seed);

@@ -39,14 +39,37 @@ std::string training_log_path(const std::string& model_path) {
   return (has_ext ? model_path.substr(0, model_path.size() - ext.size()) : model_path) + ".csv";
 }
 
-double Target::test_accuracy() const {
-  const std::string v = meta("test_accuracy");
-  return v.empty() ? -1 : std::stod(v);
-}
+double Target::test_accuracy() const { return meta_number("test_accuracy", -1); }
 
 std::string Target::meta(const std::string& key, const std::string& fallback) const {
   const auto it = metadata.find(key);
   return it == metadata.end() ? fallback : it->second;
+}
+
+double Target::meta_number(const std::string& key, double fallback) const {
+  const auto it = metadata.find(key);
+  return it == metadata.end() ? fallback : metadata_number(key, it->second, path);
+}
+
+int64_t Target::meta_integer(const std::string& key, int64_t fallback, int64_t min) const {
+  const auto it = metadata.find(key);
+  return it == metadata.end() ? fallback : metadata_integer(key, it->second, path, min);
+}
+
+double metadata_number(const std::string& key, const std::string& value, const std::string& file) {
+  double v = 0;
+  INV_CHECK(parse_float(value, v), file, ": expected the metadata '", key, "' to be a finite number, found '", value,
+            "'");
+  return v;
+}
+
+int64_t metadata_integer(const std::string& key, const std::string& value, const std::string& file, int64_t min) {
+  int64_t v = 0;
+  const bool bounded = min > std::numeric_limits<int64_t>::min();
+  INV_CHECK(parse_int(value, v) && v >= min, file, ": expected the metadata '", key, "' to be ",
+            bounded ? "an integer >= " + std::to_string(min) : std::string("a 64-bit integer"), ", found '", value,
+            "'");
+  return v;
 }
 
 namespace {
@@ -135,9 +158,8 @@ Target train_target(const Settings& s, const DataSource& src, const Dataset& tra
     if (fp == ck.metadata.end() || done == ck.metadata.end() ||
         without_epochs(fp->second) != without_epochs(o.metadata["fingerprint"]))
       why = "it was written with other settings";
-    else if (std::stoll(done->second) > o.epochs)
-      why = "it is already past epoch " + std::to_string(o.epochs) + " (" + count_of(std::stoll(done->second), "epoch") +
-            " done)";
+    else if (const int64_t n = metadata_integer("epochs_done", done->second, o.checkpoint, 0); n > o.epochs)
+      why = "it is already past epoch " + std::to_string(o.epochs) + " (" + count_of(n, "epoch") + " done)";
     if (!why.empty()) {  // kept, not deleted: it may hold hours of training
       const std::string kept = o.checkpoint + ".old";
       INV_CHECK(std::rename(o.checkpoint.c_str(), kept.c_str()) == 0, "cannot move ", o.checkpoint, " to ", kept,
@@ -206,12 +228,13 @@ std::vector<std::string> split_layers(const inv::nn::Sequential& net) {
   return out;
 }
 
-void check_split(const Target& t, const std::string& split) {
-  for (const auto& n : split_layers(*t.net))
-    if (n == split) return;
-  throw UsageError("unknown split layer '" + split + "' for " + t.spec.name + "; valid layers: " +
-                   join(split_layers(*t.net)));
+void check_split(const inv::nn::Sequential& net, const std::string& model, const std::string& split) {
+  const std::vector<std::string> layers = split_layers(net);
+  if (std::find(layers.begin(), layers.end(), split) == layers.end())
+    throw UsageError("unknown split layer '" + split + "' for " + model + "; valid layers: " + join(layers));
 }
+
+void check_split(const Target& t, const std::string& split) { check_split(*t.net, t.spec.name, split); }
 
 LayerShape layer_shape(Target& t, const std::string& layer) {
   inv::Shape in{1};
@@ -234,7 +257,8 @@ std::string describe_target(Target& t) {
       os << "  " << k << ": " << line << "\n";
     } else if (k == "test_accuracy") {
       char buf[64];
-      std::snprintf(buf, sizeof buf, "%.4f (%.2f%%)", std::stod(v), 100 * std::stod(v));
+      const double accuracy = metadata_number(k, v, t.path);
+      std::snprintf(buf, sizeof buf, "%.4f (%.2f%%)", accuracy, 100 * accuracy);
       os << "  " << k << ": " << buf << "\n";
     } else {
       os << "  " << k << ": " << v << "\n";

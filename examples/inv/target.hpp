@@ -8,6 +8,8 @@
 // X.train.invckpt (model + optimiser after every epoch, for resuming) and a CSV log X.csv.
 #pragma once
 
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,7 +32,18 @@ struct Target {
   double test_accuracy() const;
   /// A metadata value, or `fallback` when absent.
   std::string meta(const std::string& key, const std::string& fallback = "") const;
+  /// A metadata number (metadata_number, metadata_integer), or `fallback` when absent.
+  double meta_number(const std::string& key, double fallback) const;
+  int64_t meta_integer(const std::string& key, int64_t fallback,
+                       int64_t min = std::numeric_limits<int64_t>::min()) const;
 };
+
+/// The number `value` stored under `key` in the metadata of the checkpoint `file`, parsed
+/// strictly: the whole value must be a finite number (metadata_integer: a base-10 integer
+/// in [min, 2^63 - 1]). Throws inv::Error naming the key, the value found and the file.
+double metadata_number(const std::string& key, const std::string& value, const std::string& file);
+int64_t metadata_integer(const std::string& key, const std::string& value, const std::string& file,
+                         int64_t min = std::numeric_limits<int64_t>::min());
 
 /// Trains a target on `train` (all but the last `holdout` images), evaluates it on `test`
 /// and saves it to `model_path`. Resumes from the training checkpoint next to it when that
@@ -50,7 +63,9 @@ Target load_target(const std::string& path);
 
 /// The valid split layers: every layer except flatten.
 std::vector<std::string> split_layers(const inv::nn::Sequential& net);
-/// Throws UsageError naming the valid layers unless `split` is one of split_layers.
+/// Throws UsageError naming the valid layers unless `split` is one of split_layers of
+/// `net` (the network of the model named `model`), or of the target's network.
+void check_split(const inv::nn::Sequential& net, const std::string& model, const std::string& split);
 void check_split(const Target& t, const std::string& split);
 
 /// Metadata, then the layer table (name, op, output shape, parameters) and the split points.
