@@ -11,6 +11,9 @@ if [[ "${1:-}" == "--sanitize" ]]; then
   build=build-sanitize
   flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DINV_WERROR=ON -DINV_SANITIZE=address,undefined
          -DINV_BUILD_BENCH=OFF)
+  # A failed allocation returns null, as without ASan, so that the tests can check the
+  # inv::Error the library makes of it (ASan aborts on it by default).
+  export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1"
 fi
 
 cmake -S . -B "$build" "${flags[@]}" >/dev/null
