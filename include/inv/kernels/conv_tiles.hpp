@@ -447,20 +447,17 @@ inline void conv2d_forward_tiles(const ConvGeometry& g, const float* x, const fl
             const int64_t y0 = oy + r * H2;  // output row of lane h = 0
             if (y0 >= OH) break;
             if (cols == P && y0 + H2 <= OH) {  // whole rows of 8 pixels: transposed straight into y
-              for (int64_t b = 0; b < 16; b += 8)
-                detail::transpose_rows_to<float>([&](int64_t p) { return io + (r * P + p) * 16 + b; },
-                                                 [&](int64_t l) { return yo + ((b + l) >> s) * L + (y0 + (l & s)) * OW + ox; });
+              for (int64_t b = 0; b < 16; b += 8) {
+                auto tile_row = [&](int64_t p) { return io + (r * P + p) * 16 + b; };
+                auto y_row = [&](int64_t l) { return yo + ((b + l) >> s) * L + (y0 + (l & s)) * OW + ox; };
+                detail::transpose_rows_to<float>(tile_row, y_row);
+              }
               continue;
             }
             for (int64_t b = 0; b < 16; b += 8) detail::transpose_block<float>(io + r * P * 16 + b, 16, t + b * P, P);
-            for (int64_t l = 0; l < 16; ++l) {
-              float* dst = yo + (l >> s) * L + (y0 + (l & s)) * OW + ox;
-              if (y0 + (l & s) >= OH) continue;
-              if (cols == P)
-                std::memcpy(dst, t + l * P, sizeof(float) * P);
-              else
-                std::memcpy(dst, t + l * P, sizeof(float) * size_t(cols));
-            }
+            for (int64_t l = 0; l < 16; ++l)
+              if (y0 + (l & s) < OH)
+                std::memcpy(yo + (l >> s) * L + (y0 + (l & s)) * OW + ox, t + l * P, sizeof(float) * size_t(cols));
           }
         }
     }

@@ -54,7 +54,7 @@ namespace detail {
 inline int64_t first_empty_window(int64_t size, int64_t k, int64_t s, int64_t p, int64_t d, int64_t out) {
   for (int64_t o = 0; o < out; ++o) {
     bool reaches = false;
-    for (int64_t i = 0; i < k && !reaches; ++i) reaches = o * s - p + i * d >= 0 && o * s - p + i * d < size;
+    for (int64_t q = o * s - p, i = 0; i < k && !reaches; ++i, q += d) reaches = q >= 0 && q < size;
     if (!reaches) return o;
   }
   return -1;
