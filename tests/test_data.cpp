@@ -8,6 +8,8 @@
 #include "temp_dir.hpp"
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <zlib.h>
+
 #include <inv/data/cifar.hpp>
 #include <inv/data/dataset.hpp>
 #include <inv/data/idx.hpp>
@@ -212,6 +214,64 @@ TEST_CASE("gunzip rejects malformed input, naming the source", "[data][gzip]") {
     for (uint8_t b : {0x00, 0x01, 0x02}) junk.push_back(b);
     CHECK_THROWS_WITH(io::gunzip(junk, "x.gz"), Contains("3 trailing bytes after gzip member 1"));
   }
+}
+
+TEST_CASE("gunzip: the trailer follows the deflate stream directly", "[data][gzip]") {
+  // Bytes between the end of the deflate stream and a copy of the trailer are damage,
+  // even though the copy matches.
+  const size_t trailer = kFoxGzip.size() - 8;
+  Bytes gap(kFoxGzip.begin(), kFoxGzip.begin() + long(trailer));
+  for (uint8_t b : {0xAA, 0xBB, 0xCC}) gap.push_back(b);
+  gap.insert(gap.end(), kFoxGzip.begin() + long(trailer), kFoxGzip.end());
+  CHECK_THROWS_WITH(io::gunzip(gap, "gap.gz"), Catch::Contains("gap.gz: gzip member 1 is truncated or corrupt") &&
+                                                   Catch::Contains("trailer at offset " + std::to_string(trailer)));
+  // A second member must be whole: a member cut short after a good first one is an error.
+  Bytes two = kFoxGzip;
+  two.insert(two.end(), kFoxGzip.begin(), kFoxGzip.begin() + 30);
+  CHECK_THROWS_WITH(io::gunzip(two, "two.gz"), Catch::Contains("gzip member 2 is truncated or corrupt"));
+}
+
+namespace {
+
+/// A gzip member holding n zero bytes, compressed by zlib (about 1 KB per MB).
+Bytes gzip_zeros(size_t n) {
+  z_stream z{};
+  REQUIRE(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) == Z_OK);
+  const Bytes zeros(size_t(1) << 20, 0);
+  Bytes out(size_t(1) << 16);
+  Bytes gz;
+  for (size_t left = n;;) {
+    const size_t step = std::min(left, zeros.size());
+    left -= step;
+    z.next_in = const_cast<Bytef*>(zeros.data());
+    z.avail_in = uInt(step);
+    const int flush = left == 0 ? Z_FINISH : Z_NO_FLUSH;
+    int status = Z_OK;
+    do {
+      z.next_out = out.data();
+      z.avail_out = uInt(out.size());
+      status = deflate(&z, flush);
+      gz.insert(gz.end(), out.data(), out.data() + (out.size() - z.avail_out));
+    } while (z.avail_out == 0);
+    if (status == Z_STREAM_END) break;
+  }
+  deflateEnd(&z);
+  return gz;
+}
+
+}  // namespace
+
+TEST_CASE("gunzip refuses a decompression bomb as soon as it passes the cap", "[data][gzip]") {
+  const Bytes member = gzip_zeros(size_t(64) << 20);  // 64 MiB of zeros in about 64 KB
+  CHECK(member.size() < (size_t(100) << 10));
+  CHECK(io::gunzip(member, "ok.gz", size_t(64) << 20).size() == size_t(64) << 20);  // exactly the cap passes
+  CHECK_THROWS_WITH(io::gunzip(member, "bomb.gz", size_t(1) << 20),
+                    Catch::Contains("bomb.gz: gzip data inflates to more than 1048576 bytes, the limit"));
+  // 24 members: 1.5 GiB in about 1.5 MB, against the default cap of 1 GiB.
+  Bytes bomb;
+  for (int k = 0; k < 24; ++k) bomb.insert(bomb.end(), member.begin(), member.end());
+  CHECK_THROWS_WITH(io::gunzip(bomb, "bomb.gz"),
+                    Catch::Contains("inflates to more than " + std::to_string(io::kMaxGunzipBytes) + " bytes"));
 }
 
 TEST_CASE("read_maybe_gzip passes raw files through", "[data][gzip]") {

@@ -40,10 +40,10 @@ TEST_CASE("image folders: classes and files sorted, pixels exact", "[data][image
   write_png(dir.file("cat/b.png"), 3, 2, 1, {10, 20, 30, 40, 50, 60});
   write_png(dir.file("cat/a.PNG"), 3, 2, 1, {0, 255, 1, 2, 3, 4});
   io::write_file_atomic(dir.file("cat/notes.txt"), std::string("ignored"));
-  // dog: one RGB BMP.
+  // dog: one RGB PNG.
   Bytes rgb(2 * 3 * 3);
   for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = uint8_t(i * 10);
-  REQUIRE(stbi_write_bmp(dir.file("dog/x.bmp").c_str(), 3, 2, 3, rgb.data()) != 0);
+  write_png(dir.file("dog/x.png"), 3, 2, 3, rgb);
   write_png(dir.file(".hidden/h.png"), 3, 2, 1, Bytes(6, 0));
 
   const Dataset ds = load_image_folder(dir.path.string(), 3);
@@ -77,19 +77,25 @@ TEST_CASE("image folders: clear errors", "[data][image_folder]") {
   fs::create_directories(dir.path / "a");
   fs::create_directories(dir.path / "b");
   write_png(dir.file("a/1.png"), 2, 2, 1, Bytes(4, 7));
-  CHECK_THROWS_WITH(load_image_folder(dir.path.string()), Contains(dir.file("b")) && Contains("has no .png"));
+  CHECK_THROWS_WITH(load_image_folder(dir.path.string()), Contains(dir.file("b")) && Contains("has no image files"));
   write_png(dir.file("b/1.png"), 3, 2, 1, Bytes(6, 7));
   CHECK_THROWS_WITH(load_image_folder(dir.path.string()), Contains(dir.file("b/1.png")) && Contains("2x3") &&
                                                               Contains(dir.file("a/1.png")) && Contains("2x2"));
   fs::remove(dir.path / "b" / "1.png");
   io::write_file_atomic(dir.file("b/0.jpg"), std::string("this is not a jpeg"));
   CHECK_THROWS_WITH(load_image_folder(dir.path.string()), Contains(dir.file("b/0.jpg")) && Contains("cannot decode"));
-  // A 54-byte BMP header claiming 20000 x 20000 pixels is refused before it is decoded.
+  // A PNG header claiming 20000 x 20000 pixels is refused before it is decoded.
   fs::remove(dir.path / "b" / "0.jpg");
-  const Bytes bmp = inv::testing::bmp_header_only(20000, 20000);
+  const Bytes huge = inv::testing::png_header_only(20000, 20000);
+  io::write_file_atomic(dir.file("b/0.png"), huge.data(), huge.size());
+  CHECK_THROWS_WITH(load_image_folder(dir.path.string()),
+                    Contains(dir.file("b/0.png")) && Contains("claims 20000 x 20000 pixels"));
+  // A BMP (a torchvision image extension) is an error that names the format, not a file skipped.
+  fs::remove(dir.path / "b" / "0.png");
+  const Bytes bmp = inv::testing::bmp_header_only(2, 2);
   io::write_file_atomic(dir.file("b/0.bmp"), bmp.data(), bmp.size());
   CHECK_THROWS_WITH(load_image_folder(dir.path.string()),
-                    Contains(dir.file("b/0.bmp")) && Contains("claims 20000 x 20000 pixels"));
+                    Contains(dir.file("b/0.bmp")) && Contains("BMP images are not read"));
 }
 
 TEST_CASE("image_folder_classes lists the class folders sorted, as load_image_folder labels them",

@@ -1,4 +1,7 @@
-// inv/inv.hpp: the umbrella header. Include this one to get the whole library.
+// inv/inv.hpp: the umbrella header. Include this one to get the whole library, except
+// what reads PNG and JPEG images: inv/io/image_decode.hpp and inv/data/image_folder.hpp,
+// which need libpng and libjpeg (link the CMake target inv::image). Everything here needs
+// only OpenMP, zlib and stb_image_write (inv::inv).
 #pragma once
 
 // Foundation: errors, shapes, random numbers, threads, tensors and autograd.
@@ -48,7 +51,6 @@
 #include "inv/data/dataset.hpp"
 #include "inv/data/idx.hpp"
 #include "inv/data/cifar.hpp"
-#include "inv/data/image_folder.hpp"
 #include "inv/data/transforms.hpp"
 #include "inv/data/loader.hpp"
 

@@ -24,7 +24,7 @@
 
 #include <inv/data/idx.hpp>
 #include <inv/io/checkpoint.hpp>
-#include <inv/io/image.hpp>
+#include <inv/io/image_decode.hpp>
 #include <inv/io/npy.hpp>
 
 #include "cli/json_parse.hpp"

@@ -2,16 +2,17 @@
 //
 //   root/cat/0001.png
 //   root/cat/0002.jpg
-//   root/dog/a.bmp
+//   root/dog/a.jpeg
 //
 // As torchvision's ImageFolder: the classes are the subfolders of root sorted by
-// name (label k = k-th name), the images of a class are its files sorted by name.
-// Differences: only files directly inside a class folder are read (no recursion),
-// names starting with '.' are skipped, and the extensions are .png, .jpg, .jpeg and
-// .bmp (any case). Images are decoded with stb_image; all must have the same size.
+// name (label k = k-th name), the images of a class are its files sorted by name, and
+// the image files are those with torchvision's extensions (.jpg .jpeg .png .ppm .bmp
+// .pgm .tif .tiff .webp, any case). Differences: only files directly inside a class
+// folder are read (no recursion), names starting with '.' are skipped, and only PNG and
+// JPEG are decoded (inv/io/image_decode.hpp, with libpng and libjpeg-turbo): a file of
+// another format is an error that names it, never a file silently skipped. All images
+// must have the same size. Needs libpng and libjpeg (CMake target inv::image).
 #pragma once
-
-#include <stb_image.h>
 
 #include <algorithm>
 #include <cctype>
@@ -24,7 +25,7 @@
 #include "inv/data/dataset.hpp"
 #include "inv/error.hpp"
 #include "inv/io/file.hpp"
-#include "inv/io/image.hpp"
+#include "inv/io/image_decode.hpp"
 #include "inv/tensor.hpp"
 
 namespace inv::data {
@@ -36,7 +37,9 @@ inline bool is_image_file_name(const std::string& name) {
   if (dot == std::string::npos) return false;
   std::string ext = name.substr(dot);
   for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
+  for (const char* known : {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"})
+    if (ext == known) return true;
+  return false;
 }
 
 /// Names of the entries of `dir` that are directories (want_dirs) or image files,
@@ -57,25 +60,6 @@ inline std::vector<std::string> list_sorted(const std::string& dir, bool want_di
   return names;
 }
 
-struct StbiDeleter {
-  void operator()(stbi_uc* p) const { stbi_image_free(p); }
-};
-
-/// Decodes an image file to `channels` interleaved 8-bit channels; sets h and w.
-inline std::unique_ptr<stbi_uc, StbiDeleter> decode_image(const std::string& path, int channels, int& h, int& w) {
-  const std::vector<uint8_t> bytes = io::read_file(path);
-  INV_CHECK(bytes.size() < size_t(INT32_MAX), path, ": image file too large (", bytes.size(), " bytes)");
-  io::check_image_header(bytes, path);
-  int file_channels = 0;
-  std::unique_ptr<stbi_uc, StbiDeleter> pixels(
-      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &file_channels, channels));
-  if (!pixels) {
-    const char* reason = stbi_failure_reason();
-    inv::detail::fail(path, ": cannot decode image (", reason ? reason : "unknown error", ")");
-  }
-  return pixels;
-}
-
 }  // namespace data_detail
 
 /// The class names of root/<class>/<image>: its subfolders sorted by name (byte order),
@@ -91,10 +75,10 @@ inline std::vector<std::string> image_folder_classes(const std::string& root) {
 
 /// Loads root/<class>/<image> (see the header) as a dataset of (N, channels, H, W)
 /// float32 images with values byte / 255 in [0, 1], labels in class-folder order and the
-/// folder names as classes. channels is 1 (grey, stb's luma (77·R + 150·G + 29·B) / 256)
-/// or 3 (RGB; grey images are replicated). Throws inv::Error when channels is not 1 or 3,
-/// root is not a directory or has no class folders, a class folder has no images, an
-/// image cannot be decoded (naming the file), or an image's size differs from the first
+/// folder names as classes. channels is 1 (grey) or 3 (RGB), converted as io::decode_image
+/// does. Throws inv::Error when channels is not 1 or 3, root is not a directory or has no
+/// class folders, a class folder has no images, an image is not PNG or JPEG or cannot be
+/// decoded (naming the file and the reason), or an image's size differs from the first
 /// one's (naming both files and sizes). The images come class by class (all of class 0
 /// first); interleave_classes (dataset.hpp) mixes them.
 inline Dataset load_image_folder(const std::string& root, int channels = 3) {
@@ -105,7 +89,7 @@ inline Dataset load_image_folder(const std::string& root, int channels = 3) {
   for (size_t k = 0; k < ds.classes.size(); ++k) {
     const std::string dir = root + "/" + ds.classes[k];
     const std::vector<std::string> files = data_detail::list_sorted(dir, false);
-    INV_CHECK(!files.empty(), "load_image_folder: class folder '", dir, "' has no .png, .jpg, .jpeg or .bmp files");
+    INV_CHECK(!files.empty(), "load_image_folder: class folder '", dir, "' has no image files (.png, .jpg, .jpeg)");
     for (const std::string& f : files) {
       paths.push_back(dir + "/" + f);
       ds.labels.push_back(static_cast<int64_t>(k));
@@ -113,8 +97,8 @@ inline Dataset load_image_folder(const std::string& root, int channels = 3) {
   }
   int64_t h0 = 0, w0 = 0;
   for (size_t i = 0; i < paths.size(); ++i) {
-    int h = 0, w = 0;
-    const auto pixels = data_detail::decode_image(paths[i], channels, h, w);
+    const Tensor image = io::load_image(paths[i], channels);
+    const int64_t h = image.size(1), w = image.size(2);
     if (i == 0) {
       h0 = h;
       w0 = w;
@@ -122,10 +106,7 @@ inline Dataset load_image_folder(const std::string& root, int channels = 3) {
     }
     INV_CHECK(h == h0 && w == w0, "load_image_folder: '", paths[i], "' is ", h, "x", w, " (HxW) but '", paths[0],
               "' is ", h0, "x", w0, "; all images must have the same size");
-    float* dst = ds.images.data<float>() + static_cast<int64_t>(i) * channels * h0 * w0;
-    for (int64_t c = 0; c < channels; ++c)  // interleaved HWC -> planar CHW
-      for (int64_t p = 0; p < h0 * w0; ++p)
-        dst[c * h0 * w0 + p] = static_cast<float>(pixels.get()[p * channels + c]) / 255.0f;
+    std::copy_n(image.data<float>(), image.numel(), ds.images.data<float>() + static_cast<int64_t>(i) * image.numel());
   }
   return ds;
 }

@@ -3,27 +3,26 @@
 // A gzip file is one or more members, each a header, a raw deflate stream
 // (RFC 1951) and an 8-byte trailer: CRC-32 and size (mod 2^32) of the
 // decompressed data, little-endian. The header is parsed here, the deflate
-// stream is inflated by stb_image's zlib decoder (Debian's libstb; the library
-// has no zlib dependency), and every trailer is verified.
+// stream is inflated by zlib (Debian's zlib1g-dev; link -lz, CMake ZLIB::ZLIB, which
+// inv::inv carries), and every trailer is verified.
 //
-// stb's inflate does not report where the deflate stream ended, so the trailer
-// is located by its content: after inflating member k, the next 8 bytes equal to
-// (CRC-32, size) of its output and followed by the end of the file or by the next
-// member's magic are taken as its trailer. A false match needs a 64-bit collision
-// inside the compressed data. Concatenated members (`cat a.gz b.gz`) are decoded
-// into one byte string, as gzip -d does; any other trailing bytes are an error.
-//
-// Limit: stb's decoder takes int sizes, so inputs and outputs must stay below 2 GiB.
+// The rules, for files that may be hostile:
+// - The trailer must follow its deflate stream directly, and after it comes either
+//   the end of the file or another whole, valid member (`cat a.gz b.gz`, decoded into
+//   one byte string as gzip -d does). Any other trailing bytes are an error.
+// - The output is capped (max_bytes, default kMaxGunzipBytes). Inflation streams, so a
+//   gzip bomb is refused as soon as its output passes the cap, holding at most about
+//   the cap in memory.
 #pragma once
 
-#include <stb_image.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
-#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -90,105 +89,94 @@ inline size_t parse_gzip_header(const std::vector<uint8_t>& gz, size_t start, co
   return r.pos();
 }
 
-/// Position of the first 8 bytes (crc, size) at or after `from`, little-endian; with
-/// `at_boundary`, only a match followed by the end of the data or by a gzip magic counts.
-/// gz.size() when there is none.
-inline size_t find_trailer(const std::vector<uint8_t>& gz, size_t from, uint32_t crc, uint32_t size, bool at_boundary) {
-  uint8_t pattern[8];
-  for (int k = 0; k < 4; ++k) {
-    pattern[k] = uint8_t(crc >> (8 * k));
-    pattern[4 + k] = uint8_t(size >> (8 * k));
-  }
-  const size_t n = gz.size();
-  for (size_t t = from; t + 8 <= n; ++t) {
-    const void* hit = std::memchr(gz.data() + t, pattern[0], n - 8 - t + 1);
-    if (!hit) break;
-    t = static_cast<size_t>(static_cast<const uint8_t*>(hit) - gz.data());
-    if (std::memcmp(gz.data() + t, pattern, 8) != 0) continue;
-    const size_t end = t + 8;
-    if (!at_boundary || end == n || is_gzip(gz.data() + end, n - end)) return t;
-  }
-  return n;
-}
-
-struct FreeDeleter {
-  void operator()(char* p) const { std::free(p); }
-};
-
-/// Inflates the member starting at `start`, appends its output to `out` and returns
-/// the offset just past its trailer.
+/// Inflates the member starting at `start`, appends its output to `out` (which may grow
+/// to at most max_bytes) and returns the offset just past its trailer.
 inline size_t gunzip_member(const std::vector<uint8_t>& gz, size_t start, int member, const std::string& what,
-                            std::vector<uint8_t>& out) {
+                            size_t max_bytes, std::vector<uint8_t>& out) {
   const size_t data = parse_gzip_header(gz, start, what);
-  const size_t avail = gz.size() - data;
-  INV_CHECK(avail >= 10, what, ": gzip member ", member, " is truncated: ", avail,
-            " bytes after its header, at least 10 needed (compressed data and the 8-byte trailer)");
-  // The file's last 4 bytes are the output size of a single-member file: a good first
-  // buffer size. Capped by deflate's maximum ratio (1032:1) so a corrupt value cannot
-  // ask for an absurd allocation.
-  const uint64_t tail_size = load_le32(gz.data() + gz.size() - 4);
-  const uint64_t cap = std::min<uint64_t>(uint64_t(avail) * 1032 + 1024, INT_MAX);
-  const int guess = static_cast<int>(std::max<uint64_t>(1, std::min(tail_size, cap)));
-  int out_len = 0;
-  std::unique_ptr<char, FreeDeleter> inflated(stbi_zlib_decode_malloc_guesssize_headerflag(
-      reinterpret_cast<const char*>(gz.data() + data), static_cast<int>(avail), guess, &out_len, 0));
-  if (!inflated) {
-    const char* reason = stbi_failure_reason();
-    inv::detail::fail(what, ": gzip member ", member, ": deflate data at offset ", data,
-                      " is truncated or corrupt (inflate failed: ", reason ? reason : "unknown error", ")");
+  const size_t first_out = out.size();
+  z_stream z{};
+  INV_CHECK(inflateInit2(&z, -MAX_WBITS) == Z_OK, what, ": zlib could not start inflating (out of memory)");
+  struct End {
+    z_stream* z;
+    ~End() { inflateEnd(z); }
+  } end{&z};
+  std::vector<uint8_t> chunk(size_t(1) << 16);
+  size_t in = data;  // the next input byte not yet given to zlib
+  int status = Z_OK;
+  while (status != Z_STREAM_END) {
+    if (z.avail_in == 0) {
+      const size_t n = std::min<size_t>(gz.size() - in, size_t(1) << 30);
+      z.next_in = const_cast<Bytef*>(gz.data() + in);  // zlib does not write through next_in
+      z.avail_in = static_cast<uInt>(n);
+      in += n;
+    }
+    z.next_out = chunk.data();
+    z.avail_out = static_cast<uInt>(chunk.size());
+    status = inflate(&z, Z_NO_FLUSH);
+    const size_t produced = chunk.size() - z.avail_out;
+    if (status == Z_BUF_ERROR && z.avail_in == 0 && in == gz.size())
+      inv::detail::fail(what, ": gzip member ", member, " is truncated or corrupt: its deflate data at offset ", data,
+                        " ends before the end of the stream (", out.size() - first_out + produced,
+                        " bytes inflated)");
+    INV_CHECK(status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR, what, ": gzip member ", member,
+              ": deflate data at offset ", data, " is truncated or corrupt (inflate failed: ",
+              z.msg ? z.msg : zError(status), ")");
+    INV_CHECK(produced <= max_bytes - out.size(), what, ": gzip data inflates to more than ", max_bytes,
+              " bytes, the limit (a damaged file or a decompression bomb; pass a larger max_bytes to read it)");
+    out.insert(out.end(), chunk.data(), chunk.data() + produced);
   }
-  INV_CHECK(out_len >= 0, what, ": gzip member ", member, " inflates to 2 GiB or more (too large)");
-  const auto* bytes = reinterpret_cast<const uint8_t*>(inflated.get());
-  const uint32_t crc = crc32(bytes, static_cast<size_t>(out_len));
-  const uint32_t size = static_cast<uint32_t>(out_len);
-  const size_t trailer = find_trailer(gz, data + 1, crc, size, true);
-  if (trailer == gz.size()) {
-    const size_t loose = find_trailer(gz, data + 1, crc, size, false);
-    INV_CHECK(loose == gz.size(), what, ": ", gz.size() - loose - 8, " trailing bytes after gzip member ", member,
-              " (offset ", loose + 8, ") are not another gzip member");
-    const uint8_t* last = gz.data() + gz.size() - 8;
-    inv::detail::fail(what, ": gzip member ", member, " is truncated or corrupt: its data inflates to ", out_len,
-                      " bytes with CRC32 ", inv::detail::to_hex(crc, 8),
-                      ", but no trailer with that CRC32 and size follows (the last 8 "
-                      "bytes of the file give CRC32 ",
-                      inv::detail::to_hex(load_le32(last), 8), " and size ", load_le32(last + 4), ")");
-  }
-  out.insert(out.end(), bytes, bytes + out_len);
-  return trailer + 8;
+  const size_t trailer = in - z.avail_in;  // the first byte after the deflate stream
+  const uint32_t crc = crc32(out.data() + first_out, out.size() - first_out);
+  const uint32_t size = static_cast<uint32_t>(out.size() - first_out);
+  INV_CHECK(gz.size() - trailer >= 8, what, ": gzip member ", member, " is truncated or corrupt: its 8-byte trailer ",
+            "at offset ", trailer, " is cut off after ", gz.size() - trailer, " bytes");
+  const uint32_t stored_crc = load_le32(gz.data() + trailer), stored_size = load_le32(gz.data() + trailer + 4);
+  INV_CHECK(stored_crc == crc && stored_size == size, what, ": gzip member ", member,
+            " is truncated or corrupt: its data inflates to ", size, " bytes (mod 2^32) with CRC32 ",
+            inv::detail::to_hex(crc, 8), ", but its trailer at offset ", trailer, " gives CRC32 ",
+            inv::detail::to_hex(stored_crc, 8), " and size ", stored_size);
+  const size_t next = trailer + 8;
+  INV_CHECK(next == gz.size() || is_gzip(gz.data() + next, gz.size() - next), what, ": ", gz.size() - next,
+            " trailing bytes after gzip member ", member, " (offset ", next, ") are not another gzip member");
+  return next;
 }
 
 }  // namespace gzip_detail
 
+/// The most bytes gunzip inflates by default: above the largest gzip file inv reads
+/// (the MNIST-style training sets inflate to about 47 MB), far below a bomb's output.
+constexpr size_t kMaxGunzipBytes = size_t(1) << 30;  // 1 GiB
+
 /// Decompresses a gzip file held in memory (RFC 1952): parses each member's header
 /// (magic 1f 8b, method 8, optional FEXTRA/FNAME/FCOMMENT fields, FHCRC checked when
-/// present), inflates it with stb's zlib decoder and checks the trailer's CRC-32 and
-/// size. Concatenated members are decoded one after the other into one output.
+/// present), inflates it with zlib and checks the trailer's CRC-32 and size. Concatenated
+/// members are decoded one after the other into one output of at most max_bytes bytes.
 /// Throws inv::Error naming `what` (usually the file path) and the problem: not gzip,
 /// unsupported method, reserved flags, truncated header, corrupt or truncated deflate
-/// data, CRC-32/size mismatch, trailing bytes that are not another member, or an
-/// input of 2 GiB or more.
-inline std::vector<uint8_t> gunzip(const std::vector<uint8_t>& gz, const std::string& what) {
-  INV_CHECK(gz.size() < size_t(INT_MAX), what, ": gzip input of ", gz.size(),
-            " bytes is too large (the inflater takes at most 2 GiB)");
+/// data, CRC-32/size mismatch, trailing bytes that are not another member, or output
+/// beyond max_bytes (thrown as soon as the output passes it).
+inline std::vector<uint8_t> gunzip(const std::vector<uint8_t>& gz, const std::string& what,
+                                   size_t max_bytes = kMaxGunzipBytes) {
   if (!is_gzip(gz)) {
     INV_CHECK(gz.size() >= 2, what, ": not a gzip file (", gz.size(), " bytes, expected magic 1f 8b)");
     gzip_detail::parse_gzip_header(gz, 0, what);  // throws the "expected magic" message
   }
+  // The last 4 bytes give the output size of a single-member file mod 2^32: a first
+  // reservation (only address space until written), never beyond the cap.
   std::vector<uint8_t> out;
+  if (gz.size() >= 18) out.reserve(std::min<size_t>(gzip_detail::load_le32(gz.data() + gz.size() - 4), max_bytes));
   size_t pos = 0;
-  for (int member = 1; pos < gz.size(); ++member) {
-    pos = gzip_detail::gunzip_member(gz, pos, member, what, out);
-  }
-  INV_CHECK(out.size() < size_t(INT_MAX), what, ": decompressed data of ", out.size(),
-            " bytes is too large (at most 2 GiB)");
+  for (int member = 1; pos < gz.size(); ++member) pos = gzip_detail::gunzip_member(gz, pos, member, what, max_bytes, out);
   return out;
 }
 
 /// The contents of the file at `path`, decompressed when it starts with the gzip magic
-/// and returned as is otherwise. Throws inv::Error naming the path (see gunzip).
-inline std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
+/// and returned as is otherwise (inflating at most max_bytes). Throws inv::Error naming
+/// the path (see gunzip).
+inline std::vector<uint8_t> read_maybe_gzip(const std::string& path, size_t max_bytes = kMaxGunzipBytes) {
   std::vector<uint8_t> bytes = read_file(path);
-  return is_gzip(bytes) ? gunzip(bytes, path) : bytes;
+  return is_gzip(bytes) ? gunzip(bytes, path, max_bytes) : bytes;
 }
 
 }  // namespace io

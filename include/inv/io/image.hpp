@@ -1,12 +1,13 @@
-// inv/io/image.hpp: PNG images in and out (through stb), image grids and base64.
+// inv/io/image.hpp: writing PNG images (through stb_image_write), image grids and base64.
 //
 // Images are float tensors (C, H, W) with values in [0, 1]; C = 1 (grey) or 3 (RGB).
 // On disk they are 8-bit PNGs: a value v is stored as floor(clip(v, 0, 1) * 255 + 0.5),
 // as torchvision.utils.save_image does, and read back as byte / 255.
-// stb's implementations come from Debian's compiled libstb (see cmake/FindStb.cmake).
+// stb_image_write's implementation comes from Debian's compiled libstb (see
+// cmake/FindStb.cmake); it only ever encodes our own tensors. Images from elsewhere are
+// read by inv/io/image_decode.hpp (libpng and libjpeg-turbo).
 #pragma once
 
-#include <stb_image.h>
 #include <stb_image_write.h>
 
 #include <algorithm>
@@ -104,56 +105,6 @@ inline void save_png(const std::string& path, const Tensor& image) { write_file_
 /// The PNG of `image` (see encode_png), base64-encoded, for embedding in a self-contained
 /// HTML report as "data:image/png;base64," + png_base64(image).
 inline std::string png_base64(const Tensor& image) { return base64_encode(encode_png(image)); }
-
-/// Pixels (width × height) above which an image is refused before it is decoded: a few
-/// bytes of header can claim 20000 × 20000 pixels, which stb_image would allocate and fill.
-constexpr int64_t kMaxImagePixels = int64_t(1) << 26;  // 8192 × 8192
-
-/// Throws inv::Error naming `what` when the header of an image file's bytes claims more
-/// than kMaxImagePixels pixels. Bytes stb_image cannot read a header from pass (decoding
-/// them then fails with stb's reason).
-inline void check_image_header(const std::vector<uint8_t>& bytes, const std::string& what) {
-  int w = 0, h = 0, c = 0;
-  if (bytes.empty() || bytes.size() > static_cast<size_t>(INT_MAX) ||
-      !stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &c))
-    return;
-  INV_CHECK(int64_t{w} * h <= kMaxImagePixels, what, ": the image header claims ", w, " x ", h,
-            " pixels, more than the ", kMaxImagePixels, " (8192 x 8192) inv reads");
-}
-
-/// Decodes an image file's bytes (PNG, JPEG, BMP, GIF, ... anything stb_image reads) into a
-/// float32 tensor (C, H, W) with C = `channels` (1 = grey, 3 = RGB; stb converts as needed) and
-/// values byte / 255 in [0, 1]. `what` names the source in errors. Throws inv::Error with
-/// stb's reason when the bytes are not a decodable image, and before decoding when the
-/// header claims more than kMaxImagePixels pixels.
-inline Tensor decode_image(const std::vector<uint8_t>& bytes, int channels, const std::string& what) {
-  INV_CHECK(channels == 1 || channels == 3, what, ": channels must be 1 (grey) or 3 (RGB), got ", channels);
-  INV_CHECK(!bytes.empty(), what, ": cannot decode image: the file is empty");
-  INV_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), what, ": file too large for stb_image (", bytes.size(),
-            " bytes)");
-  check_image_header(bytes, what);
-  int w = 0, h = 0, in_file = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
-      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &in_file, channels),
-      stbi_image_free);
-  const char* reason = decoded ? nullptr : stbi_failure_reason();
-  INV_CHECK(decoded != nullptr, what, ": cannot decode image: ", reason ? reason : "unknown error", " (",
-            bytes.size(), " bytes)");
-  const int64_t C = channels, HW = int64_t{w} * h;
-  Tensor out = Tensor::empty({C, h, w});
-  const stbi_uc* pixels = decoded.get();
-  float* p = out.data<float>();
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t i = 0; i < HW; ++i) p[c * HW + i] = static_cast<float>(pixels[i * C + c]) / 255.0f;
-  return out;
-}
-
-/// Reads an image file (PNG, JPEG, BMP, ...) as a float32 tensor (C, H, W), C = `channels`
-/// (1 or 3), values in [0, 1]. Throws inv::Error naming the path when the file is missing
-/// or cannot be decoded (with stb's reason).
-inline Tensor load_image(const std::string& path, int channels) {
-  return decode_image(read_file(path), channels, "'" + path + "'");
-}
 
 /// Tiles images (each (C,H,W), all the same shape and dtype) into one image, row by row,
 /// `ncol` images per row, like torchvision.utils.make_grid(images, nrow=ncol, padding, pad_value):
