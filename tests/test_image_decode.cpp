@@ -51,8 +51,15 @@ TEST_CASE("PNG: 8-bit grey and RGB read exactly, as (C, H, W) planes", "[io][ima
         std::vector<int>{0, 1, 2, 128, 254, 255, 0, 1, 2, 128, 254, 255, 0, 1, 2, 128, 254, 255});
   const Bytes rgb = testing::png_bytes(2, 1, PNG_COLOR_TYPE_RGB, Rows{{10, 20, 30, 40, 50, 60}});
   CHECK(bytes_of(decode_image(rgb, 3, "rgb.png")) == std::vector<int>{10, 40, 20, 50, 30, 60});
-  // RGB read as grey: (77 R + 150 G + 29 B) >> 8 = (770 + 3000 + 870) >> 8 = 18, (3080 + 7500 + 1740) >> 8 = 48.
+  // RGB read as grey, as Pillow's convert("L"): (19595 R + 38470 G + 7471 B + 32768) >> 16
+  // = (195950 + 769400 + 224130 + 32768) >> 16 = 18 (18.65) and
+  // (783800 + 1923500 + 448260 + 32768) >> 16 = 48 (48.65).
   CHECK(bytes_of(decode_image(rgb, 1, "rgb.png")) == std::vector<int>{18, 48});
+  // Rounding, not truncation: pure red 76.7 -> 76, green 150.2 -> 150, blue 29.6 -> 29;
+  // (100, 200, 0) 147.3 -> 147 and (0, 1, 255) 29.7 -> 30 (29.66 + the 0.5 of rounding = 30.16).
+  const Bytes rgb4 = testing::png_bytes(5, 1, PNG_COLOR_TYPE_RGB,
+                                        Rows{{255, 0, 0, 0, 255, 0, 0, 0, 255, 100, 200, 0, 0, 1, 255}});
+  CHECK(bytes_of(decode_image(rgb4, 1, "rgb4.png")) == std::vector<int>{76, 150, 29, 147, 30});
 }
 
 TEST_CASE("PNG: alpha dropped, palettes, low and high bit depths, interlacing", "[io][image_decode]") {
@@ -70,8 +77,8 @@ TEST_CASE("PNG: alpha dropped, palettes, low and high bit depths, interlacing", 
     o.trns = {0, 128};
     const Bytes trns = testing::png_bytes(3, 1, PNG_COLOR_TYPE_PALETTE, Rows{{2, 0, 1}}, o);
     CHECK(bytes_of(decode_image(trns, 3, "trns.png")) == std::vector<int>{1, 255, 0, 2, 0, 255, 3, 0, 0});
-    // (1, 2, 3) as grey: (77 + 300 + 87) >> 8 = 1; red: 255 · 77 >> 8 = 76; green: 255 · 150 >> 8 = 149.
-    CHECK(bytes_of(decode_image(trns, 1, "trns.png")) == std::vector<int>{1, 76, 149});
+    // (1, 2, 3) as grey: 1.82 -> 2; red 76.7 -> 76; green 150.2 -> 150.
+    CHECK(bytes_of(decode_image(trns, 1, "trns.png")) == std::vector<int>{2, 76, 150});
   }
   SECTION("1-, 2- and 4-bit grey scale to 8 bits by repeating the bits") {
     testing::PngOptions o;
@@ -85,16 +92,15 @@ TEST_CASE("PNG: alpha dropped, palettes, low and high bit depths, interlacing", 
     CHECK(bytes_of(decode_image(testing::png_bytes(2, 1, PNG_COLOR_TYPE_GRAY, Rows{{0x1F}}, o), 1, "4.png")) ==
           std::vector<int>{17, 255});
   }
-  SECTION("16-bit samples keep their high byte, and convert to grey at 16 bits") {
+  SECTION("16-bit samples keep their high byte, before any conversion") {
     testing::PngOptions o;
     o.bit_depth = 16;
     const Bytes g16 = testing::png_bytes(2, 1, PNG_COLOR_TYPE_GRAY, Rows{{0x12, 0xFF, 0xAB, 0x01}}, o);
     CHECK(bytes_of(decode_image(g16, 1, "g16.png")) == std::vector<int>{0x12, 0xAB});
-    // R = 0x00FF, G = 0x01FF, B = 0x00FF: luma at 16 bits is (255·77 + 511·150 + 255·29) >> 8 = 405 = 0x0195,
-    // whose high byte is 1; taking high bytes first would give (0 + 150 + 0) >> 8 = 0.
-    const Bytes rgb16 = testing::png_bytes(1, 1, PNG_COLOR_TYPE_RGB, Rows{{0x00, 0xFF, 0x01, 0xFF, 0x00, 0xFF}}, o);
-    CHECK(bytes_of(decode_image(rgb16, 1, "rgb16.png")) == std::vector<int>{1});
-    CHECK(bytes_of(decode_image(rgb16, 3, "rgb16.png")) == std::vector<int>{0, 1, 0});
+    // R = 0x10FF, G = 0x20FF, B = 0x30FF: high bytes (16, 32, 48), luma 4.78 + 18.79 + 5.47 = 29.04 -> 29.
+    const Bytes rgb16 = testing::png_bytes(1, 1, PNG_COLOR_TYPE_RGB, Rows{{0x10, 0xFF, 0x20, 0xFF, 0x30, 0xFF}}, o);
+    CHECK(bytes_of(decode_image(rgb16, 1, "rgb16.png")) == std::vector<int>{29});
+    CHECK(bytes_of(decode_image(rgb16, 3, "rgb16.png")) == std::vector<int>{16, 32, 48});
   }
   SECTION("Adam7 interlacing gives the same image") {
     Rows rows;
@@ -118,7 +124,7 @@ TEST_CASE("PNG written by encode_png reads back bitwise", "[io][image_decode]") 
   CHECK(equal(decode_image(encode_png(rgb), 3, "rgb.png"), rgb));
 }
 
-TEST_CASE("JPEG: what was encoded comes back, grey as the luma plane", "[io][image_decode]") {
+TEST_CASE("JPEG: what was encoded comes back, in grey too", "[io][image_decode]") {
   const int w = 16, h = 8;
   const Bytes pixels = rgb_pattern(w, h);
   SECTION("baseline and progressive RGB decode to the same pixels, close to the input") {
@@ -139,15 +145,18 @@ TEST_CASE("JPEG: what was encoded comes back, grey as the luma plane", "[io][ima
     CHECK(bytes_of(decode_image(jpg, 1, "g.jpg")) == std::vector<int>(size_t(w * h), 77));
     CHECK(bytes_of(decode_image(jpg, 3, "g.jpg")) == std::vector<int>(size_t(3 * w * h), 77));
   }
-  SECTION("a colour JPEG read as grey is its luma") {
+  SECTION("a colour JPEG read as grey is the luma of its RGB pixels, as for PNG") {
     const Bytes flat = [] {
       Bytes p;
       for (int i = 0; i < 16 * 8; ++i) p.insert(p.end(), {200, 100, 50});
       return p;
     }();
-    const Tensor grey = decode_image(testing::jpeg_bytes(w, h, 3, flat, 100), 1, "c.jpg");
-    // Y = 0.299·200 + 0.587·100 + 0.114·50 = 124.2
-    for (int v : bytes_of(grey)) CHECK(std::abs(v - 124) <= 1);
+    const Bytes jpg = testing::jpeg_bytes(w, h, 3, flat, 100);
+    const std::vector<int> grey = bytes_of(decode_image(jpg, 1, "c.jpg")), rgb = bytes_of(decode_image(jpg, 3, "c.jpg"));
+    for (size_t i = 0; i < grey.size(); ++i)
+      CHECK(grey[i] == (19595 * rgb[i] + 38470 * rgb[grey.size() + i] + 7471 * rgb[2 * grey.size() + i] + 32768) >> 16);
+    // 0.299·200 + 0.587·100 + 0.114·50 = 124.2, within a level or two after the JPEG round trip.
+    for (int v : grey) CHECK(std::abs(v - 124) <= 2);
   }
 }
 

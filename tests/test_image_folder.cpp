@@ -64,7 +64,7 @@ TEST_CASE("image folders: classes and files sorted, pixels exact", "[data][image
   const Dataset grey = load_image_folder(dir.path.string(), 1);
   CHECK(grey.images.shape() == Shape{3, 1, 2, 3});
   CHECK(grey.images.at<float>({1, 0, 1, 2}) == 60.0f / 255.0f);
-  // stb's luma: (77 R + 150 G + 29 B) >> 8 = (11550 + 24000 + 4930) >> 8 = 158.
+  // Pillow's luma: (19595 R + 38470 G + 7471 B + 32768) >> 16 = (2939250 + 6155200 + 1270070 + 32768) >> 16 = 158.
   CHECK(grey.images.at<float>({2, 0, 1, 2}) == 158.0f / 255.0f);
 }
 

@@ -589,14 +589,14 @@ TEST_CASE("PNG values are clipped to [0,1] and rounded as floor(v * 255 + 0.5)",
 }
 
 TEST_CASE("PNG channels are interleaved as R, G, B", "[io][image]") {
-  // stb converts RGB to grey as (77 R + 150 G + 29 B) >> 8, so pure red, green and blue
-  // pixels read back as 76, 149 and 28 only if the channels were written in order.
+  // RGB is read as grey by Pillow's luma, (19595 R + 38470 G + 7471 B + 32768) >> 16, so pure
+  // red, green and blue pixels read back as 76, 150 and 29 only if the channels were written in order.
   TempDir dir;
   const std::string path = dir.file("rgb.png");
   save_png(path, tensor({1, 0, 0, /**/ 0, 1, 0, /**/ 0, 0, 1}, {3, 1, 3}));
   const Tensor grey = load_image(path, 1);
   CHECK(grey.shape() == Shape{1, 1, 3});
-  CHECK(grey.to_vector<float>() == std::vector<float>{76 / 255.0f, 149 / 255.0f, 28 / 255.0f});
+  CHECK(grey.to_vector<float>() == std::vector<float>{76 / 255.0f, 150 / 255.0f, 29 / 255.0f});
   CHECK(load_image(path, 3).to_vector<double>() == V{1, 0, 0, 0, 1, 0, 0, 0, 1});
 }
 

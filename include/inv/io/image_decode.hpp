@@ -17,10 +17,11 @@
 //   can otherwise keep the decoder busy for minutes), and libjpeg may use at most
 //   kMaxJpegMemory bytes.
 // - Values are byte / 255 in [0, 1]; 16-bit PNG samples keep their high byte (v >> 8).
-// - Channels: grey images are replicated to RGB; RGB is turned to grey as
-//   (77·R + 150·G + 29·B) >> 8 (the luma of stb_image, which inv read images with before);
-//   a colour JPEG read as grey is its decoded Y (luma) plane, as libjpeg gives it. Alpha
-//   is dropped, not composited (as Pillow's convert("RGB")).
+// - Channels, as torchvision's ImageFolder loader (Pillow's convert("RGB"), then
+//   convert("L") for grey) gives them: grey images are replicated to RGB; RGB pixels
+//   are turned to grey by ITU-R 601-2 luma in Pillow's fixed point,
+//   (19595·R + 38470·G + 7471·B + 32768) >> 16, for PNG and JPEG alike; alpha is
+//   dropped, not composited.
 // - JPEG is decoded with libjpeg's defaults (accurate integer IDCT, fancy upsampling),
 //   as Pillow does, so the pixels equal what a PyTorch user's loader sees.
 #pragma once
@@ -244,10 +245,10 @@ inline void jpeg_on_progress(j_common_ptr cinfo) {
   }
 }
 
-/// Decodes a JPEG into `out` as `channels` (1 or 3) 8-bit samples. Returns false with err
-/// set on any libjpeg error or corrupt-data warning, on a CMYK/YCCK image, on more than
-/// kMaxJpegScans scans and on an image over kMaxImagePixels.
-inline bool decode_jpeg(const uint8_t* data, size_t size, int channels, RawImage& out, DecodeError& err) {
+/// Decodes a JPEG into `out` as 8-bit grey (a one-component JPEG) or RGB samples. Returns
+/// false with err set on any libjpeg error or corrupt-data warning, on a CMYK/YCCK image,
+/// on more than kMaxJpegScans scans and on an image over kMaxImagePixels.
+inline bool decode_jpeg(const uint8_t* data, size_t size, RawImage& out, DecodeError& err) {
   jpeg_decompress_struct cinfo{};
   JpegErrorManager errors{};
   JpegProgress progress{};
@@ -275,7 +276,7 @@ inline bool decode_jpeg(const uint8_t* data, size_t size, int channels, RawImage
     jpeg_destroy_decompress(&cinfo);
     return false;
   }
-  cinfo.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  cinfo.out_color_space = cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_start_decompress(&cinfo);
   out.width = cinfo.output_width;
   out.height = cinfo.output_height;
@@ -295,8 +296,9 @@ inline bool decode_jpeg(const uint8_t* data, size_t size, int channels, RawImage
   return true;
 }
 
-/// stb_image's luma, (77·R + 150·G + 29·B) >> 8, for 8- and 16-bit samples.
-inline uint32_t luma(uint32_t r, uint32_t g, uint32_t b) { return (r * 77 + g * 150 + b * 29) >> 8; }
+/// ITU-R 601-2 luma of 8-bit R, G, B, rounded as Pillow's convert("L"):
+/// (19595·R + 38470·G + 7471·B + 32768) >> 16 (the weights 0.299, 0.587, 0.114 in 16-bit fixed point).
+inline uint32_t luma(uint32_t r, uint32_t g, uint32_t b) { return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16; }
 
 /// The decoded samples as a float32 tensor (channels, H, W), values byte / 255.
 inline Tensor to_tensor(const RawImage& raw, int channels) {
@@ -304,20 +306,15 @@ inline Tensor to_tensor(const RawImage& raw, int channels) {
   Tensor out = Tensor::empty({channels, raw.height, raw.width});
   float* p = out.data<float>();
   const uint8_t* s = raw.samples.data();
-  const int step = raw.bit_depth / 8;
-  // Sample k of pixel i, at its own depth (16-bit samples are big-endian).
-  auto sample = [&](int64_t i, int k) -> uint32_t {
-    const uint8_t* q = s + (i * raw.channels + k) * step;
-    return step == 2 ? uint32_t(q[0]) << 8 | q[1] : q[0];
-  };
-  const int shift = raw.bit_depth - 8;
+  const int step = raw.bit_depth / 8;  // 16-bit samples are big-endian: their first byte is the high one
+  auto sample = [&](int64_t i, int k) -> uint32_t { return s[(i * raw.channels + k) * step]; };
   for (int64_t i = 0; i < HW; ++i) {
     if (raw.channels == channels) {
-      for (int c = 0; c < channels; ++c) p[c * HW + i] = static_cast<float>(sample(i, c) >> shift) / 255.0f;
+      for (int c = 0; c < channels; ++c) p[c * HW + i] = static_cast<float>(sample(i, c)) / 255.0f;
     } else if (channels == 1) {  // RGB -> grey
-      p[i] = static_cast<float>(luma(sample(i, 0), sample(i, 1), sample(i, 2)) >> shift) / 255.0f;
+      p[i] = static_cast<float>(luma(sample(i, 0), sample(i, 1), sample(i, 2))) / 255.0f;
     } else {  // grey -> RGB
-      const float v = static_cast<float>(sample(i, 0) >> shift) / 255.0f;
+      const float v = static_cast<float>(sample(i, 0)) / 255.0f;
       for (int c = 0; c < 3; ++c) p[c * HW + i] = v;
     }
   }
@@ -353,7 +350,7 @@ inline Tensor decode_image(const std::vector<uint8_t>& bytes, int channels, cons
   image_detail::RawImage raw;
   image_detail::DecodeError err;
   const bool ok = format == "PNG" ? image_detail::decode_png(bytes.data(), bytes.size(), raw, err)
-                                  : image_detail::decode_jpeg(bytes.data(), bytes.size(), channels, raw, err);
+                                  : image_detail::decode_jpeg(bytes.data(), bytes.size(), raw, err);
   INV_CHECK(ok, what, ": cannot decode ", format, " image: ", err.message, " (", bytes.size(), " bytes)");
   return image_detail::to_tensor(raw, channels);
 }
