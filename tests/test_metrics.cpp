@@ -147,6 +147,25 @@ TEST_CASE("metrics clip both images to [0, 1] first", "[metrics][psnr]") {
   CHECK(mse(img({1.5, -0.5, 0, 0}, {1, 1, 2, 2}), img({0.5, 0.5, 0, 0}, {1, 1, 2, 2})) == V{0.125});
 }
 
+TEST_CASE("PSNR and SSIM clip to [0, data_range]: scaling images and range together changes nothing",
+          "[metrics][psnr][ssim]") {
+  // Values in [0, 1.2]: clipped to [0, 1] at data_range 1; doubled, they must be clipped
+  // to [0, 2], not to [0, 1] (which made PSNR(2a, 2b, 2) differ from PSNR(a, b, 1)).
+  std::vector<double> a(2 * 12 * 12), b(a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i] = 1.2 * double((i * 37) % 101) / 100.0;
+    b[i] = 1.2 * double((i * 53 + 7) % 97) / 96.0;
+  }
+  std::vector<double> a2(a), b2(b);
+  for (double& v : a2) v *= 2;
+  for (double& v : b2) v *= 2;
+  const Shape s{2, 1, 12, 12};
+  const Tensor ta = img(a, s), tb = img(b, s), ta2 = img(a2, s), tb2 = img(b2, s);
+  CHECK(psnr(ta2, tb2, 2.0) == psnr(ta, tb, 1.0));
+  for (SsimMode mode : {SsimMode::Reference, SsimMode::Gaussian})
+    CHECK(ssim(ta2, tb2, mode, 2.0) == ssim(ta, tb, mode, 1.0));
+}
+
 TEST_CASE("identical images: MSE 0, PSNR +inf (not NaN), SSIM 1 in both modes", "[metrics]") {
   Generator gen(7);
   const Tensor x = rand({2, 3, 12, 12}, gen);

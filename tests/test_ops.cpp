@@ -128,6 +128,15 @@ TEST_CASE("abs, clamp, relu and leaky_relu use PyTorch's conventions at kinks", 
   CHECK(w.out.to_vector<double>() == V{0, 0, 0.5, 1, 1});
   CHECK(w.grads[0].to_vector<double>() == V{0, 1, 1, 1, 0});
   CHECK_THROWS_WITH(clamp(zeros({1}), 1, 0), Catch::Contains("lo <= hi"));
+  // Double bounds on a float32 tensor compare at float precision, forward and backward:
+  // x = 0.7f with lo = 0.7 is left as it is and passes its gradient (PyTorch: 1).
+  {
+    Tensor x = from_vector(std::vector<float>{0.7f, 1.0f}, {2}).requires_grad_();
+    Tensor y = clamp(x, 0.7, 1.0);
+    CHECK(y.to_vector<float>() == std::vector<float>{0.7f, 1.0f});
+    sum(y).backward();
+    CHECK(x.grad().to_vector<float>() == std::vector<float>{1.0f, 1.0f});
+  }
 
   w = run([](auto& x) { return relu(x[0]); }, {dt({-1, 0, 2})});
   CHECK(w.out.to_vector<double>() == V{0, 0, 2});

@@ -62,6 +62,18 @@ TEST_CASE("Adam's first step is lr·g/(|g| + eps); the step counter advances onc
   CHECK_THROWS_WITH(Adam({a}, AdamOptions{0.1, 1.0}), Catch::Contains("betas"));
 }
 
+TEST_CASE("float32 Adam forms 1 - beta in double, as PyTorch does", "[optim][torch]") {
+  // torch.optim.Adam([p], lr=0.1), p = 1, two steps with gradient 0.5, float32: p = 0.800000011920929
+  // (= float(0.8)). Forming 1 - β1 and 1 - β2 from the float-rounded betas gave 0.7999986.
+  Tensor p = from_vector(std::vector<float>{1.0f}, {1}).requires_grad_();
+  Adam adam({p}, AdamOptions{0.1});
+  for (int step = 0; step < 2; ++step) {
+    p.set_grad(from_vector(std::vector<float>{0.5f}, {1}));
+    adam.step();
+  }
+  CHECK(p.to_vector<float>()[0] == 0.8f);
+}
+
 TEST_CASE("parameters without a gradient are skipped", "[optim]") {
   Tensor a = leaf({1}, {1}), b = leaf({1}, {1});
   Adam adam({a, b}, AdamOptions{0.1});

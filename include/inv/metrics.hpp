@@ -7,10 +7,12 @@
 // Conventions shared by every function here
 // -----------------------------------------
 // * Images are (N, C, H, W), or a single image (C, H, W) which counts as N = 1.
-//   The caller de-normalises them to pixel values in [0, 1].
-// * Both images are clipped to [0, 1] first (values below 0 become 0, above 1
-//   become 1; ±inf are clipped too), as the reference code does before measuring.
-//   A NaN anywhere throws inv::Error.
+//   The caller de-normalises them to pixel values in [0, data_range] (data_range = 1
+//   unless a function is given another).
+// * Both images are clipped to [0, data_range] first (values below 0 become 0, above
+//   data_range become data_range; ±inf are clipped too), as the reference code clips
+//   to [0, 1] before measuring. So scaling both images and the data range by the same
+//   factor leaves PSNR and SSIM unchanged. A NaN anywhere throws inv::Error.
 // * `reference` is the original image x, `reconstruction` the attacker's x*. The
 //   order matters only for the reference SSIM's data range (see SsimMode).
 // * Both tensors must have the same shape; otherwise inv::Error names both shapes.
@@ -71,7 +73,7 @@ namespace detail {
 constexpr double kSsimK1 = 0.01;
 constexpr double kSsimK2 = 0.03;
 
-/// Both images of a pair, clipped to [0, 1], as doubles in (N, C, H, W) order.
+/// Both images of a pair, clipped to [0, data_range], as doubles in (N, C, H, W) order.
 struct ClippedPair {
   int64_t n = 0, c = 0, h = 0, w = 0;
   std::vector<double> ref, rec;
@@ -83,8 +85,8 @@ inline void check_finite_data_range(double data_range, const char* op) {
             ": data_range must be a positive finite number, got ", data_range);
 }
 
-/// Copies t into doubles, clipped to [0, 1]; throws on NaN naming the element.
-inline std::vector<double> clipped_values(const Tensor& t, const char* op, const char* which) {
+/// Copies t into doubles, clipped to [0, hi]; throws on NaN naming the element.
+inline std::vector<double> clipped_values(const Tensor& t, double hi, const char* op, const char* which) {
   std::vector<double> v = t.to_vector<double>();
   const Shape& s = t.shape();
   for (size_t i = 0; i < v.size(); ++i) {
@@ -97,13 +99,13 @@ inline std::vector<double> clipped_values(const Tensor& t, const char* op, const
       }
       inv::detail::fail(op, ": the ", which, " contains NaN at index ", to_string(idx));
     }
-    v[i] = std::clamp(v[i], 0.0, 1.0);
+    v[i] = std::clamp(v[i], 0.0, hi);
   }
   return v;
 }
 
-/// Validates a (reference, reconstruction) pair and returns both clipped to [0, 1].
-inline ClippedPair load_pair(const Tensor& reference, const Tensor& reconstruction, const char* op) {
+/// Validates a (reference, reconstruction) pair and returns both clipped to [0, hi].
+inline ClippedPair load_pair(const Tensor& reference, const Tensor& reconstruction, const char* op, double hi = 1.0) {
   INV_CHECK(reference.defined() && reconstruction.defined(), op,
             ": reference and reconstruction must be defined tensors");
   const Shape& a = reference.shape();
@@ -119,8 +121,8 @@ inline ClippedPair load_pair(const Tensor& reference, const Tensor& reconstructi
   p.h = a[o + 1];
   p.w = a[o + 2];
   INV_CHECK(p.c >= 1 && p.h >= 1 && p.w >= 1, op, ": images need C, H, W >= 1, got ", to_string(a));
-  p.ref = clipped_values(reference, op, "reference");
-  p.rec = clipped_values(reconstruction, op, "reconstruction");
+  p.ref = clipped_values(reference, hi, op, "reference");
+  p.rec = clipped_values(reconstruction, hi, op, "reconstruction");
   return p;
 }
 
@@ -262,20 +264,21 @@ inline std::vector<double> mse(const Tensor& reference, const Tensor& reconstruc
   return detail::mse_of(detail::load_pair(reference, reconstruction, "mse"));
 }
 
-/// Peak signal-to-noise ratio in dB per image: 10·log10(data_range² / MSE), with the
-/// MSE of mse() (images clipped to [0, 1]). The reference code uses data_range 1.
+/// Peak signal-to-noise ratio in dB per image: 10·log10(data_range² / MSE), the MSE of
+/// the images clipped to [0, data_range]. The reference code uses data_range 1.
 /// Identical images (MSE 0) give +infinity, never NaN; see summarize_psnr() for
 /// averaging such values.
 /// Throws inv::Error as mse() does, and when data_range is not positive and finite.
 inline std::vector<double> psnr(const Tensor& reference, const Tensor& reconstruction, double data_range = 1.0) {
   detail::check_finite_data_range(data_range, "psnr");
-  std::vector<double> out = detail::mse_of(detail::load_pair(reference, reconstruction, "psnr"));
+  std::vector<double> out = detail::mse_of(detail::load_pair(reference, reconstruction, "psnr", data_range));
   for (double& v : out) v = detail::psnr_from_mse(v, data_range);
   return out;
 }
 
 /// Structural similarity per image, in [−1, 1] (1 for identical images), computed as
-/// described at SsimMode after clipping both images to [0, 1].
+/// described at SsimMode after clipping both images to [0, data_range] ([0, 1] when no
+/// data_range is given).
 /// reference, reconstruction: (N, C, H, W) or (C, H, W), same shape, H and W at least
 /// ssim_window_size(mode) (7 or 11).
 /// data_range: when given, it replaces the mode's data range (Reference: the
@@ -286,7 +289,9 @@ inline std::vector<double> psnr(const Tensor& reference, const Tensor& reconstru
 inline std::vector<double> ssim(const Tensor& reference, const Tensor& reconstruction,
                                 SsimMode mode = SsimMode::Reference,
                                 std::optional<double> data_range = std::nullopt) {
-  return detail::ssim_of(detail::load_pair(reference, reconstruction, "ssim"), mode, data_range, "ssim");
+  if (data_range) detail::check_finite_data_range(*data_range, "ssim");
+  return detail::ssim_of(detail::load_pair(reference, reconstruction, "ssim", data_range.value_or(1.0)), mode,
+                         data_range, "ssim");
 }
 
 /// A set of per-image PSNR values reduced to numbers a report can print.

@@ -186,7 +186,13 @@ inline Tensor clamp(const Tensor& x, double lo, double hi) {
   INV_CHECK(lo <= hi, "clamp: expected lo <= hi, got lo=", lo, " hi=", hi);
   return detail::unary(
       "clamp", x, [lo, hi](auto v) { return std::min<decltype(v)>(std::max<decltype(v)>(v, lo), hi); },
-      [lo, hi](auto g, auto v, auto) { return v >= lo && v <= hi ? g : decltype(g)(0); });
+      // The bounds compared at the tensor's precision, as in the forward (and as PyTorch
+      // compares a float tensor with a Python float): x = 0.7f and lo = 0.7 pass the
+      // gradient, though 0.7f < 0.7 in double.
+      [lo, hi](auto g, auto v, auto) {
+        using T = decltype(v);
+        return v >= T(lo) && v <= T(hi) ? g : decltype(g)(0);
+      });
 }
 inline Tensor relu(const Tensor& x) {
   return detail::unary("relu", x, [](auto v) { return std::max(v, decltype(v)(0)); },
