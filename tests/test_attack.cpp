@@ -1,8 +1,12 @@
 // The three attacks on small problems with known answers; the threat model and model state.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include <inv/attack.hpp>
 #include <inv/nn/activation.hpp>
+#include <inv/nn/dropout.hpp>
 
 using namespace inv;
 using namespace inv::attack;
@@ -125,6 +129,79 @@ TEST_CASE("rMLE leaves the edge bitwise unchanged and validates its inputs", "[a
   nan_v.data<float>()[0] = std::nanf("");
   CHECK_THROWS_WITH(rmle(*edge, nan_v, {1, 28, 28}, c), Catch::Contains("objective became nan at iteration 1"));
   CHECK(before.same_as(*edge));  // also after the errors
+}
+
+TEST_CASE("rMLE returns each image's best iterate with its own objective", "[attack][rmle]") {
+  // A learning rate far too large for this edge: Adam overshoots, and the objective of the
+  // last iterate is not the lowest one evaluated.
+  auto edge = linear_edge();
+  const Tensor x = images(2, 1, 4, 11);
+  Tensor v;
+  {
+    NoGradGuard ng;
+    v = edge->forward(x);
+  }
+  RmleConfig c;
+  c.iterations = 40;
+  c.lr = 3.0;
+  c.lambda_tv = 0.1;
+  const auto both = rmle(*edge, v, {1, 4, 4}, c);
+  REQUIRE(both.best_iteration.size() == 2);
+  CHECK(both.stopped.empty());
+  CHECK(both.iterations == 40);
+  for (int64_t i = 0; i < 2; ++i) {
+    // Alone, the image's trace is its objective at x_0 ... x_39; its best is the minimum of
+    // those and of the final iterate x_40 (which the trace does not hold).
+    const auto one = rmle(*edge, slice(v, 0, i, i + 1), {1, 4, 4}, c);
+    const double trace_min = *std::min_element(one.loss_trace.begin(), one.loss_trace.end());
+    CHECK(one.objective[0] <= trace_min * (1 + 1e-6));
+    CHECK(one.objective[0] < one.loss_trace.back());  // the last evaluated step was not the best
+    CHECK(one.best_iteration[0] < 40);
+    // Images do not interact: the batch returns the same iterate and objective.
+    CHECK(both.best_iteration[size_t(i)] == one.best_iteration[0]);
+    CHECK(allclose(one.reconstruction, slice(both.reconstruction, 0, i, i + 1), 1e-5, 1e-6));
+    // The objective returned is that of the reconstruction returned.
+    NoGradGuard ng;
+    const double recomputed = add(mse_loss(edge->forward(one.reconstruction), slice(v, 0, i, i + 1)),
+                                  mul(total_variation(one.reconstruction, c.tv), c.lambda_tv))
+                                  .item();
+    CHECK(one.objective[0] == Approx(recomputed).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("rMLE stops at a non-finite objective and keeps the best finite iterate", "[attack][rmle]") {
+  // With lr 1e37 the first Adam step moves x to about ±1e37 and the features overflow:
+  // the objective is inf at iteration 2, and the start x_0 = 0 is the best finite iterate.
+  auto edge = linear_edge();
+  const Tensor v = full({1, 2, 4, 4}, 2.0);
+  RmleConfig c;
+  c.iterations = 100;
+  c.lr = 1e37;
+  const auto r = rmle(*edge, v, {1, 4, 4}, c);
+  CHECK_THAT(r.stopped, Catch::Contains("the objective became inf at iteration 2"));
+  CHECK(r.iterations == 1);
+  CHECK(r.best_iteration == std::vector<int64_t>{0});
+  CHECK(equal(r.reconstruction, zeros({1, 1, 4, 4})));
+  CHECK(std::isfinite(r.objective[0]));
+}
+
+TEST_CASE("rMLE refuses an edge whose Dropout or BatchNorm is in training mode", "[attack][rmle]") {
+  auto edge = linear_edge();
+  edge->emplace<nn::Dropout>("drop", 0.5);
+  const Tensor v = full({1, 2, 4, 4}, 2.0);
+  RmleConfig c;
+  c.iterations = 3;
+  CHECK_THROWS_WITH(rmle(*edge, v, {1, 4, 4}, c),
+                    Catch::Contains("the edge's module drop (Dropout) is in training mode") &&
+                        Catch::Contains("call edge.eval() first"));
+  edge->eval();
+  CHECK_NOTHROW(rmle(*edge, v, {1, 4, 4}, c));
+  CHECK_FALSE(edge->is_training());
+  // Training mode of a module whose output does not depend on it is no reason to refuse.
+  auto plain = linear_edge();
+  CHECK(plain->is_training());
+  CHECK_NOTHROW(rmle(*plain, v, {1, 4, 4}, c));
+  CHECK(plain->is_training());
 }
 
 TEST_CASE("rMLE says so when the first gradient is exactly zero", "[attack][rmle]") {

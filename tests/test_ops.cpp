@@ -412,6 +412,21 @@ TEST_CASE("TV, the paper's TV_beta for beta = 1 and 2", "[ops][tv]") {
   gradcheck("tv_beta 2", [](auto& v) { return tv_beta(v[0], 2); }, {rnd({2, 2, 4, 3}, 61)});
 }
 
+TEST_CASE("TV per image: each image's TV, as total_variation of that image alone", "[ops][tv]") {
+  // Image 0 is the worked example above (reference 31, TV_β2 10); image 1 is flat (0).
+  const Tensor x = dt({1, 2, 4, 8, 5, 5, 5, 5}, {2, 1, 2, 2});
+  CHECK(total_variation_per_image(x, TvVariant::Reference) == V{31, 0});
+  CHECK(total_variation_per_image(x, TvVariant::PaperBeta2) == V{10, 0});
+  const Tensor r = rnd({3, 2, 5, 4}, 63);
+  for (TvVariant v : {TvVariant::Reference, TvVariant::PaperBeta1, TvVariant::PaperBeta2}) {
+    const std::vector<double> per = total_variation_per_image(r, v);
+    REQUIRE(per.size() == 3);
+    for (int64_t n = 0; n < 3; ++n)
+      CHECK(per[size_t(n)] == Approx(total_variation(slice(r, 0, n, n + 1), v).item()).epsilon(1e-13));
+  }
+  CHECK_THROWS_WITH(total_variation_per_image(zeros({1, 1, 1, 5}), TvVariant::Reference), Catch::Contains("H, W >= 2"));
+}
+
 // ---------------------------------------------------------------------------
 // Thread-count independence
 // ---------------------------------------------------------------------------

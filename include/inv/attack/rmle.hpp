@@ -15,9 +15,21 @@
 // normalised space, x not clipped during the optimisation. A batch of images is attacked
 // at once with the per-image objectives *summed*, so images do not interact: attacking
 // them one at a time gives the same reconstructions.
+//
+// The result is, per image, the best point evaluated (the lowest objective among the
+// iterates x_0 ... x_T, the final one included) with its own objective: Adam need not
+// descend at every step, and the last iterate can be worse than an earlier one. A
+// non-finite objective stops the run; each image then keeps its best finite iterate and
+// the result says why it stopped.
+//
+// The edge runs in evaluation mode, as a deployed edge does. An edge with a module whose
+// forward depends on the mode (Dropout, BatchNorm2d) left in training mode is refused
+// rather than silently switched: call edge.eval() first.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <functional>
 #include <string>
 #include <vector>
@@ -74,18 +86,20 @@ struct RmleConfig {
 };
 
 struct RmleResult {
-  Tensor reconstruction;             // (N, C, H, W), normalised space, not clipped
-  std::vector<double> objective;     // final objective of each image
-  std::vector<double> loss_trace;    // summed objective, every trace_every iterations
-  int64_t iterations = 0;
+  Tensor reconstruction;               // (N, C, H, W), normalised space, not clipped: each image's best iterate
+  std::vector<double> objective;       // the objective of each image at its best iterate
+  std::vector<int64_t> best_iteration; // per image, the iterate returned: 0 = the start, k = after k steps
+  std::vector<double> loss_trace;      // summed objective, every trace_every iterations
+  int64_t iterations = 0;              // steps taken (fewer than asked when stopped)
+  std::string stopped;                 // empty, or why the run stopped early (a non-finite objective)
 };
 
 namespace detail {
 
-/// Σ over images of the per-image objective (see the header).
-inline Tensor rmle_objective(nn::Module& edge, const Tensor& x, const Tensor& v, const RmleConfig& c) {
+/// Σ over images of the per-image objective (see the header), from the edge's output y = f1(x).
+inline Tensor rmle_objective_from(const Tensor& y, const Tensor& x, const Tensor& v, const RmleConfig& c) {
   const double n = static_cast<double>(x.size(0));
-  Tensor obj = mul(mse_loss(edge.forward(x), v), n);  // Σ_i mean over image i's features
+  Tensor obj = mul(mse_loss(y, v), n);  // Σ_i mean over image i's features
   if (c.lambda_tv > 0) {
     const Tensor tv = total_variation(x, c.tv);  // reference: already ÷N; TV_β: a plain sum
     obj = add(obj, mul(tv, c.lambda_tv * (c.tv == TvVariant::Reference ? n : 1.0)));
@@ -94,15 +108,42 @@ inline Tensor rmle_objective(nn::Module& edge, const Tensor& x, const Tensor& v,
   return obj;
 }
 
-/// The per-image objectives, for the result.
-inline std::vector<double> per_image_objective(nn::Module& edge, const Tensor& x, const Tensor& v, const RmleConfig& c) {
-  NoGradGuard no_grad;
-  std::vector<double> out;
-  for (int64_t i = 0; i < x.size(0); ++i) {
-    const Tensor xi = slice(x, 0, i, i + 1), vi = slice(v, 0, i, i + 1);
-    out.push_back(rmle_objective(edge, xi, vi, c).item());
+/// The objective of each image at x, from the edge's output y = f1(x) (see the header):
+/// mean over image i's features of (y_i − v_i)², plus λ_TV·TV(x_i) and λ_l2·mean(x_i²).
+/// Their sum is the value of rmle_objective_from, up to rounding.
+inline std::vector<double> per_image_objective(const Tensor& y, const Tensor& v, const Tensor& x,
+                                               const RmleConfig& c) {
+  const int64_t n = x.size(0), per = y.numel() / std::max<int64_t>(n, 1), row = x.numel() / std::max<int64_t>(n, 1);
+  const float *py = y.data<float>(), *pv = v.data<float>(), *px = x.data<float>();
+  const std::vector<double> tv = c.lambda_tv > 0 ? total_variation_per_image(x, c.tv) : std::vector<double>();
+  std::vector<double> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (int64_t k = i * per; k < (i + 1) * per; ++k) {
+      const double d = double(py[k]) - double(pv[k]);
+      s += d * d;
+    }
+    double value = s / static_cast<double>(per);
+    if (c.lambda_tv > 0) value += c.lambda_tv * tv[static_cast<size_t>(i)];
+    if (c.lambda_l2 > 0) {
+      double q = 0;
+      for (int64_t k = i * row; k < (i + 1) * row; ++k) q += double(px[k]) * double(px[k]);
+      value += c.lambda_l2 * q / static_cast<double>(row);
+    }
+    out[static_cast<size_t>(i)] = value;
   }
   return out;
+}
+
+/// The name of the first module in `m` that is in training mode and whose forward
+/// depends on the mode ("" when there is none).
+inline std::string training_mode_module(const nn::Module& m) {
+  std::string found;
+  m.visit("", [&](const std::string& prefix, const nn::Module& mod) {
+    if (found.empty() && mod.is_training() && mod.mode_dependent())
+      found = (prefix.empty() ? std::string("(root)") : prefix.substr(0, prefix.size() - 1)) + " (" + mod.type_name() + ")";
+  });
+  return found;
 }
 
 inline void project_box(Tensor& x, const std::vector<double>& mean, const std::vector<double>& std) {
@@ -122,11 +163,13 @@ inline void project_box(Tensor& x, const std::vector<double>& mean, const std::v
 }  // namespace detail
 
 /// The white-box attack: reconstructs x from features v = f1(x) with the edge model f1.
-/// `input_shape` is one image's (C, H, W). Leaves the edge's parameters, buffers, gradients
-/// and modes unchanged. Throws inv::Error for an invalid config, features the edge cannot
-/// produce (shape mismatch), a non-finite objective, or an all-zero first gradient (from
-/// an exact-zero start through a ReLU edge with zero biases every gradient is zero, and
-/// the attack would silently return its start).
+/// `input_shape` is one image's (C, H, W). Returns each image's best iterate (see the
+/// header). Leaves the edge's parameters, buffers, gradients and modes unchanged.
+/// Throws inv::Error for an invalid config, an edge with a Dropout or BatchNorm2d module
+/// in training mode (naming it), features the edge cannot produce (shape mismatch), a
+/// non-finite objective at the start (there is no finite iterate to return), or an
+/// all-zero first gradient (from an exact-zero start through a ReLU edge with zero biases
+/// every gradient is zero, and the attack would silently return its start).
 inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& input_shape, const RmleConfig& config) {
   config.validate();
   INV_CHECK(input_shape.size() == 3, "rMLE: input_shape must be (C, H, W), got ", to_string(input_shape));
@@ -135,6 +178,9 @@ inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& in
   const int64_t n = features.size(0);
   Shape xs{n};
   xs.insert(xs.end(), input_shape.begin(), input_shape.end());
+  const std::string training = detail::training_mode_module(edge);
+  INV_CHECK(training.empty(), "rMLE: the edge's module ", training,
+            " is in training mode, where its output differs from the deployed edge's; call edge.eval() first");
   FrozenGuard frozen(edge);
   {
     NoGradGuard no_grad;
@@ -161,12 +207,41 @@ inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& in
   optim::Adam adam({x}, {config.lr, 0.9, 0.999, config.eps, 0, config.amsgrad, config.eps_placement});
   FlushDenormalGuard flush(config.flush_denormal);
   RmleResult r;
-  for (int64_t it = 0; it < config.iterations; ++it) {
+  // best holds each image's best iterate so far; an image's row is copied when it improves.
+  Tensor best = copy_data(x.detach());
+  std::vector<double> best_value(static_cast<size_t>(n), std::numeric_limits<double>::infinity());
+  r.best_iteration.assign(static_cast<size_t>(n), 0);
+  const int64_t row = best.numel() / std::max<int64_t>(n, 1);
+  // Records the objectives of the iterate after `step` steps; false when one is not finite.
+  auto record = [&](const Tensor& y, int64_t step) {
+    const std::vector<double> values = detail::per_image_objective(y, v, x, config);
+    for (int64_t i = 0; i < n; ++i) {
+      const double value = values[static_cast<size_t>(i)];
+      if (!std::isfinite(value)) return false;
+      if (value < best_value[static_cast<size_t>(i)]) {
+        best_value[static_cast<size_t>(i)] = value;
+        r.best_iteration[static_cast<size_t>(i)] = step;
+        std::copy_n(x.data<float>() + i * row, row, best.data<float>() + i * row);
+      }
+    }
+    return true;
+  };
+  auto stop = [&](double value, int64_t step) {
+    const char* what = std::isnan(value) ? "nan" : "inf";
+    INV_CHECK(step > 0, "rMLE: the objective became ", what, " at iteration 1 (lower the learning rate?)");
+    r.stopped = "the objective became " + std::string(what) + " at iteration " + std::to_string(step + 1) +
+                " (lower the learning rate?); each image's best finite iterate is returned";
+  };
+  int64_t it = 0;
+  for (; it < config.iterations; ++it) {
     adam.zero_grad();
-    Tensor obj = detail::rmle_objective(edge, x, v, config);
+    const Tensor y = edge.forward(x);
+    Tensor obj = detail::rmle_objective_from(y, x, v, config);
     const double value = obj.item();
-    INV_CHECK(std::isfinite(value), "rMLE: the objective became ", std::isnan(value) ? "nan" : "inf", " at iteration ", it + 1,
-              " (lower the learning rate?)");
+    if (!std::isfinite(value) || !record(y, it)) {
+      stop(value, it);
+      break;
+    }
     obj.backward();
     if (it == 0) {
       bool all_zero = true;
@@ -181,9 +256,15 @@ inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& in
     if (config.on_progress && ((it + 1) % config.progress_every == 0 || it + 1 == config.iterations))
       config.on_progress(it + 1, value);
   }
-  r.reconstruction = x.detach();
-  r.iterations = config.iterations;
-  r.objective = detail::per_image_objective(edge, r.reconstruction, v, config);
+  if (r.stopped.empty()) {  // the final iterate, x_T, is a candidate too
+    NoGradGuard no_grad;
+    const Tensor y = edge.forward(x);
+    const double value = detail::rmle_objective_from(y, x, v, config).item();
+    if (!std::isfinite(value) || !record(y, it)) stop(value, it);
+  }
+  r.reconstruction = best;
+  r.objective = best_value;
+  r.iterations = it;
   return r;
 }
 

@@ -35,6 +35,7 @@ class BatchNorm2d : public Module {
     const bool use_batch_stats = is_training() || !running_mean.defined();
     return batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, momentum_, eps_);
   }
+  bool mode_dependent() const override { return true; }
   std::string type_name() const override { return "BatchNorm2d"; }
   std::string extra_repr() const override {
     std::ostringstream os;

@@ -14,6 +14,7 @@ class Dropout : public Module {
   }
   Tensor forward(const Tensor& x) override { return dropout(x, p_, is_training(), *gen_); }
   std::string type_name() const override { return "Dropout"; }
+  bool mode_dependent() const override { return true; }
   std::string extra_repr() const override {
     std::ostringstream os;
     os << "p=" << p_;

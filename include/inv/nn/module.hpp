@@ -88,6 +88,9 @@ class Module {
   }
   void eval() { train(false); }
   bool is_training() const { return training_; }
+  /// True for modules whose forward differs between training and evaluation mode
+  /// (Dropout, BatchNorm2d): only for them does the mode change a result.
+  virtual bool mode_dependent() const { return false; }
 
   /// Clears the gradients of all parameters.
   void zero_grad() {

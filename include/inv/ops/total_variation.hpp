@@ -14,6 +14,7 @@
 // Input: x (N, C, H, W) with H, W >= 2. Output: a 0-dim tensor.
 #pragma once
 
+#include <cmath>
 #include <vector>
 
 #include "inv/ops/elementwise.hpp"
@@ -36,20 +37,16 @@ inline void check_tv_input(const Tensor& x, const char* op) {
   INV_CHECK(x.dim() == 4, op, ": expected 4-D (N,C,H,W) input, got ", to_string(x.shape()));
   INV_CHECK(x.size(2) >= 2 && x.size(3) >= 2, op, ": expected H, W >= 2, got ", to_string(x.shape()));
 }
-}  // namespace detail
 
-/// The reference code's TV_sq (see the header). x (N,C,H,W) -> 0-dim.
-inline Tensor tv_reference(const Tensor& x) {
-  detail::check_tv_input(x, "tv_reference");
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), planes = N * C;
-  const double kv = 1.0 / (double(C) * double(H - 1) * double(W) * double(N));
-  const double kh = 1.0 / (double(C) * double(H) * double(W - 1) * double(N));
-  Tensor y = empty({}, x.dtype());
+/// Per plane (n, c) of x, the sums of squared vertical (sv) and horizontal (sh)
+/// neighbour differences, in double (each plane's sum in a fixed order).
+inline void tv_plane_sums(const Tensor& x, std::vector<double>& sv, std::vector<double>& sh) {
+  const int64_t H = x.size(2), W = x.size(3), planes = x.size(0) * x.size(1);
+  sv.assign(static_cast<size_t>(planes), 0.0);
+  sh.assign(static_cast<size_t>(planes), 0.0);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = x.data<T>();
-    // Per plane, the squared differences in double (added plane by plane in order).
-    std::vector<double> sv(static_cast<size_t>(planes)), sh(static_cast<size_t>(planes));
     parallel_for_each(planes, H * W, [&](int64_t m0, int64_t m1) {
       for (int64_t m = m0; m < m1; ++m) {
         const T* q = p + m * H * W;
@@ -63,8 +60,46 @@ inline Tensor tv_reference(const Tensor& x) {
         sv[size_t(m)] = v, sh[size_t(m)] = h;
       }
     });
-    double tv = 0, th = 0;
-    for (int64_t m = 0; m < planes; ++m) tv += sv[size_t(m)], th += sh[size_t(m)];
+  });
+}
+
+/// TV_β of each plane (n, c) of x, in double.
+inline std::vector<double> tv_beta_planes(const Tensor& x, double beta) {
+  const int64_t H = x.size(2), W = x.size(3), planes = x.size(0) * x.size(1);
+  std::vector<double> out(static_cast<size_t>(planes), 0.0);
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = x.data<T>();
+    for (int64_t m = 0; m < planes; ++m) {
+      const T* q = p + m * H * W;
+      double total = 0;
+      for (int64_t i = 0; i + 1 < H; ++i)
+        for (int64_t j = 0; j + 1 < W; ++j) {
+          const double dv = double(q[(i + 1) * W + j] - q[i * W + j]);
+          const double dh = double(q[i * W + j + 1] - q[i * W + j]);
+          total += std::pow(dv * dv + dh * dh, beta / 2);
+        }
+      out[size_t(m)] = total;
+    }
+  });
+  return out;
+}
+
+}  // namespace detail
+
+/// The reference code's TV_sq (see the header). x (N,C,H,W) -> 0-dim.
+inline Tensor tv_reference(const Tensor& x) {
+  detail::check_tv_input(x, "tv_reference");
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), planes = N * C;
+  const double kv = 1.0 / (double(C) * double(H - 1) * double(W) * double(N));
+  const double kh = 1.0 / (double(C) * double(H) * double(W - 1) * double(N));
+  Tensor y = empty({}, x.dtype());
+  std::vector<double> sv, sh;
+  detail::tv_plane_sums(x, sv, sh);
+  double tv = 0, th = 0;
+  for (int64_t m = 0; m < planes; ++m) tv += sv[size_t(m)], th += sh[size_t(m)];
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
     *y.data<T>() = static_cast<T>(tv * kv + th * kh);
   });
   if (detail::should_record({&x})) {
@@ -113,19 +148,10 @@ inline Tensor tv_beta(const Tensor& x, double beta) {
   INV_CHECK(beta > 0, "tv_beta: expected beta > 0, got ", beta);
   const int64_t H = x.size(2), W = x.size(3), planes = x.size(0) * x.size(1);
   Tensor y = empty({}, x.dtype());
+  double total = 0;
+  for (double t : detail::tv_beta_planes(x, beta)) total += t;
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = x.data<T>();
-    double total = 0;
-    for (int64_t m = 0; m < planes; ++m) {
-      const T* q = p + m * H * W;
-      for (int64_t i = 0; i + 1 < H; ++i)
-        for (int64_t j = 0; j + 1 < W; ++j) {
-          const double dv = double(q[(i + 1) * W + j] - q[i * W + j]);
-          const double dh = double(q[i * W + j + 1] - q[i * W + j]);
-          total += std::pow(dv * dv + dh * dh, beta / 2);
-        }
-    }
     *y.data<T>() = static_cast<T>(total);
   });
   if (detail::should_record({&x})) {
@@ -156,6 +182,29 @@ inline Tensor tv_beta(const Tensor& x, double beta) {
     });
   }
   return y;
+}
+
+/// The TV of each image of x (N values, no autograd): total_variation of x[n:n+1], so
+/// that for the reference variant their mean, and for TV_β their sum, is total_variation(x).
+inline std::vector<double> total_variation_per_image(const Tensor& x, TvVariant variant) {
+  detail::check_tv_input(x, "total_variation_per_image");
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  std::vector<double> out(static_cast<size_t>(N), 0.0);
+  if (variant == TvVariant::Reference) {
+    std::vector<double> sv, sh;
+    detail::tv_plane_sums(x, sv, sh);
+    const double kv = 1.0 / (double(C) * double(H - 1) * double(W)), kh = 1.0 / (double(C) * double(H) * double(W - 1));
+    for (int64_t n = 0; n < N; ++n) {
+      double v = 0, h = 0;
+      for (int64_t c = 0; c < C; ++c) v += sv[size_t(n * C + c)], h += sh[size_t(n * C + c)];
+      out[size_t(n)] = v * kv + h * kh;
+    }
+  } else {
+    const std::vector<double> planes = detail::tv_beta_planes(x, variant == TvVariant::PaperBeta1 ? 1.0 : 2.0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) out[size_t(n)] += planes[size_t(n * C + c)];
+  }
+  return out;
 }
 
 /// TV of x in the chosen variant.
