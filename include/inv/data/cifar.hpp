@@ -69,7 +69,54 @@ inline std::vector<std::string> read_nonempty_lines(const std::string& path) {
   return lines;
 }
 
+/// Checks the size of one CIFAR-10 file's contents, `size` bytes (named `what` in errors):
+/// not empty and a multiple of kCifarRecordBytes. Returns the number of records.
+inline int64_t cifar_record_count(int64_t size, const std::string& what) {
+  INV_CHECK(size > 0, what, ": empty CIFAR-10 file (expected records of ", kCifarRecordBytes, " bytes)");
+  INV_CHECK(size % kCifarRecordBytes == 0, what, ": size ", size, " is not a multiple of the CIFAR-10 record size ",
+            kCifarRecordBytes, ": ", size / kCifarRecordBytes, " whole records and ", size % kCifarRecordBytes,
+            " trailing bytes (truncated or not a CIFAR-10 binary file?)");
+  return size / kCifarRecordBytes;
+}
+
+/// Decodes `n` records from `src` into the labels `labels[0 .. n)` and the images at
+/// `images` (n·3072 floats, byte / 255). Throws inv::Error naming `what`, the record and
+/// its byte offset when a label is not below num_classes.
+inline void decode_cifar_records(const uint8_t* src, int64_t n, int64_t num_classes, const std::string& what,
+                                 int64_t* labels, float* images) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t y = src[i * kCifarRecordBytes];
+    INV_CHECK(y < num_classes, what, ": label ", y, " of record ", i, " (byte offset ", i * kCifarRecordBytes,
+              ") is outside [0, ", num_classes, ")");
+    labels[i] = y;
+  }
+  float lut[256];
+  for (int v = 0; v < 256; ++v) lut[v] = static_cast<float>(v) / 255.0f;
+  parallel_for(n, 64, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      for (int64_t p = 0; p < 3072; ++p) images[i * 3072 + p] = lut[src[i * kCifarRecordBytes + 1 + p]];
+  });
+}
+
 }  // namespace data_detail
+
+/// CIFAR-10 from the bytes of one binary batch file (3073-byte records, see the header);
+/// `what` names the source in errors. Images are (N, 3, 32, 32) float32 with values
+/// byte / 255 in [0, 1]; the classes are `class_names` (cifar10_classes() when empty).
+/// Throws inv::Error naming `what` when the bytes are empty, their size is not a multiple
+/// of 3073 (saying how many bytes are left over), or a label is not below the number of
+/// classes.
+inline Dataset parse_cifar10_binary(const std::vector<uint8_t>& bytes, const std::string& what,
+                                    std::vector<std::string> class_names = {}) {
+  const int64_t n = data_detail::cifar_record_count(static_cast<int64_t>(bytes.size()), what);
+  Dataset ds;
+  ds.classes = class_names.empty() ? cifar10_classes() : std::move(class_names);
+  ds.images = empty({n, 3, 32, 32});
+  ds.labels.resize(static_cast<size_t>(n));
+  data_detail::decode_cifar_records(bytes.data(), n, ds.num_classes(), what, ds.labels.data(),
+                                    ds.images.data<float>());
+  return ds;
+}
 
 /// CIFAR-10 from one or more binary batch files (3073-byte records, see the header),
 /// concatenated in the order given. Images are (N, 3, 32, 32) float32 with values
@@ -77,7 +124,8 @@ inline std::vector<std::string> read_nonempty_lines(const std::string& path) {
 /// batches.meta.txt in the first file's directory when that file exists; otherwise
 /// cifar10_classes(). Throws inv::Error naming the file when it cannot be read, is
 /// empty, its size is not a multiple of 3073 (saying how many bytes are left over), or
-/// a label is not below the number of classes; also when no file is given.
+/// a label is not below the number of classes (see parse_cifar10_binary); also when no
+/// file is given.
 inline Dataset load_cifar10_binary(const std::vector<std::string>& files, std::vector<std::string> class_names = {}) {
   INV_CHECK(!files.empty(), "load_cifar10_binary: no files given");
   if (class_names.empty()) {
@@ -85,38 +133,20 @@ inline Dataset load_cifar10_binary(const std::vector<std::string>& files, std::v
     class_names = io::file_exists(meta) ? data_detail::read_nonempty_lines(meta) : cifar10_classes();
     INV_CHECK(!class_names.empty(), meta, ": no class names (expected one a line)");
   }
+  // Sizes first, so that the images of all files go into one tensor allocated once.
   int64_t total = 0;
-  for (const std::string& f : files) {
-    const int64_t size = data_detail::file_size(f);
-    INV_CHECK(size > 0, f, ": empty CIFAR-10 file (expected records of ", kCifarRecordBytes, " bytes)");
-    INV_CHECK(size % kCifarRecordBytes == 0, f, ": size ", size, " is not a multiple of the CIFAR-10 record size ",
-              kCifarRecordBytes, ": ", size / kCifarRecordBytes, " whole records and ", size % kCifarRecordBytes,
-              " trailing bytes (truncated or not a CIFAR-10 binary file?)");
-    total += size / kCifarRecordBytes;
-  }
+  for (const std::string& f : files) total += data_detail::cifar_record_count(data_detail::file_size(f), f);
   Dataset ds;
   ds.images = empty({total, 3, 32, 32});
   ds.labels.resize(static_cast<size_t>(total));
   ds.classes = std::move(class_names);
-  float lut[256];
-  for (int v = 0; v < 256; ++v) lut[v] = static_cast<float>(v) / 255.0f;
   int64_t first = 0;  // index of the first record of the current file
   for (const std::string& f : files) {
     const std::vector<uint8_t> bytes = io::read_file(f);
     const int64_t n = static_cast<int64_t>(bytes.size()) / kCifarRecordBytes;
     INV_CHECK(bytes.size() % kCifarRecordBytes == 0 && first + n <= total, f, ": changed size while being read");
-    const uint8_t* src = bytes.data();
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t y = src[i * kCifarRecordBytes];
-      INV_CHECK(y < ds.num_classes(), f, ": label ", y, " of record ", i, " (byte offset ", i * kCifarRecordBytes,
-                ") is outside [0, ", ds.num_classes(), ")");
-      ds.labels[static_cast<size_t>(first + i)] = y;
-    }
-    float* dst = ds.images.data<float>() + first * 3072;
-    parallel_for(n, 64, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i)
-        for (int64_t p = 0; p < 3072; ++p) dst[i * 3072 + p] = lut[src[i * kCifarRecordBytes + 1 + p]];
-    });
+    data_detail::decode_cifar_records(bytes.data(), n, ds.num_classes(), f, ds.labels.data() + first,
+                                      ds.images.data<float>() + first * 3072);
     first += n;
   }
   INV_CHECK(first == total, "load_cifar10_binary: files changed size while being read");

@@ -36,20 +36,20 @@ inline std::vector<std::string> fashion_mnist_classes() {
 namespace data_detail {
 
 /// Validates the header of an unsigned-byte IDX file of the given rank and its total
-/// size; returns the dims. The data starts at byte 4 + 4·rank.
-inline std::vector<int64_t> parse_idx_header(const std::vector<uint8_t>& b, int rank, const std::string& path) {
+/// size; returns the dims. The data starts at byte 4 + 4·rank. Errors name `what`.
+inline std::vector<int64_t> parse_idx_header(const std::vector<uint8_t>& b, int rank, const std::string& what) {
   const char* kind = rank == 3 ? "images" : rank == 1 ? "labels" : "data";
   const uint32_t want = 0x0800u | uint32_t(rank);
-  INV_CHECK(b.size() >= 4, path, ": truncated IDX file of ", b.size(), " bytes, the magic number alone needs 4");
+  INV_CHECK(b.size() >= 4, what, ": truncated IDX file of ", b.size(), " bytes, the magic number alone needs 4");
   const uint32_t magic = uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
-  INV_CHECK(b[0] == 0 && b[1] == 0, path, ": not an IDX file: expected magic ", inv::detail::to_hex(want, 8), " (",
+  INV_CHECK(b[0] == 0 && b[1] == 0, what, ": not an IDX file: expected magic ", inv::detail::to_hex(want, 8), " (",
             kind, "), found ", inv::detail::to_hex(magic, 8));
-  INV_CHECK(b[2] == 0x08, path, ": unsupported IDX data type ", inv::detail::to_hex(b[2], 2), " (magic ",
+  INV_CHECK(b[2] == 0x08, what, ": unsupported IDX data type ", inv::detail::to_hex(b[2], 2), " (magic ",
             inv::detail::to_hex(magic, 8), "); only 0x08, unsigned byte, is supported");
-  INV_CHECK(b[3] == rank, path, ": expected IDX ", kind, " of rank ", rank, " (magic ", inv::detail::to_hex(want, 8),
+  INV_CHECK(b[3] == rank, what, ": expected IDX ", kind, " of rank ", rank, " (magic ", inv::detail::to_hex(want, 8),
             "), found rank ", int(b[3]), " (magic ", inv::detail::to_hex(magic, 8), ")");
   const size_t header = 4 + 4 * size_t(rank);
-  INV_CHECK(b.size() >= header, path, ": truncated IDX header: rank ", rank, " needs ", header, " bytes, found ",
+  INV_CHECK(b.size() >= header, what, ": truncated IDX header: rank ", rank, " needs ", header, " bytes, found ",
             b.size());
   std::vector<int64_t> dims(static_cast<size_t>(rank));
   uint64_t count = 1;
@@ -59,30 +59,44 @@ inline std::vector<int64_t> parse_idx_header(const std::vector<uint8_t>& b, int 
     const uint8_t* p = b.data() + 4 + 4 * d;
     const uint32_t v = uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
     dims[size_t(d)] = v;
-    INV_CHECK(d == 0 || v > 0, path, ": IDX dimension ", d, " is 0");
+    INV_CHECK(d == 0 || v > 0, what, ": IDX dimension ", d, " is 0");
     if (v != 0 && count > UINT64_MAX / v)
       overflow = true;
     else
       count *= v;
   }
-  INV_CHECK(!overflow && count <= available, path, ": truncated IDX ", kind, ": dims ", to_string(dims), " need ",
+  INV_CHECK(!overflow && count <= available, what, ": truncated IDX ", kind, ": dims ", to_string(dims), " need ",
             overflow ? std::string("more than 2^64") : std::to_string(count), " data bytes after the ", header,
             "-byte header, found ", available);
-  INV_CHECK(count == available, path, ": IDX ", kind, " has ", available - count, " unexpected trailing bytes: dims ",
+  INV_CHECK(count == available, what, ": IDX ", kind, " has ", available - count, " unexpected trailing bytes: dims ",
             to_string(dims), " need ", count, " data bytes after the ", header, "-byte header, found ", available);
   return dims;
 }
 
 }  // namespace data_detail
 
-/// Images from an IDX file (magic 0x00000803, dims (N, H, W), raw or gzip) as a
-/// (N, 1, H, W) float32 tensor with pixel values byte / 255 in [0, 1] (as
-/// torchvision's ToTensor). Throws inv::Error naming the path when the file cannot be
-/// read, is not gzip-valid, has the wrong magic, data type or rank, or its size does
-/// not match the header (truncated or trailing bytes).
-inline Tensor load_idx_images(const std::string& path) {
-  const std::vector<uint8_t> bytes = io::read_maybe_gzip(path);
-  const std::vector<int64_t> dims = data_detail::parse_idx_header(bytes, 3, path);
+namespace data_detail {
+
+/// The IDX bytes of a file's contents: `file_bytes` inflated when they start with the
+/// gzip magic (into `inflated`), else `file_bytes` themselves.
+inline const std::vector<uint8_t>& idx_payload(const std::vector<uint8_t>& file_bytes, const std::string& what,
+                                               std::vector<uint8_t>& inflated) {
+  if (!io::is_gzip(file_bytes)) return file_bytes;
+  inflated = io::gunzip(file_bytes, what);
+  return inflated;
+}
+
+}  // namespace data_detail
+
+/// Images from the bytes of an IDX file (magic 0x00000803, dims (N, H, W), raw or gzip) as a
+/// (N, 1, H, W) float32 tensor with pixel values byte / 255 in [0, 1] (as torchvision's
+/// ToTensor); `what` names the source in errors. Throws inv::Error naming `what` when the
+/// bytes are not gzip-valid (see io::gunzip), have the wrong magic, data type or rank, or
+/// their size does not match the header (truncated or trailing bytes).
+inline Tensor parse_idx_images(const std::vector<uint8_t>& file_bytes, const std::string& what) {
+  std::vector<uint8_t> inflated;
+  const std::vector<uint8_t>& bytes = data_detail::idx_payload(file_bytes, what, inflated);
+  const std::vector<int64_t> dims = data_detail::parse_idx_header(bytes, 3, what);
   Tensor images = empty({dims[0], 1, dims[1], dims[2]});
   float lut[256];
   for (int v = 0; v < 256; ++v) lut[v] = static_cast<float>(v) / 255.0f;
@@ -94,18 +108,33 @@ inline Tensor load_idx_images(const std::string& path) {
   return images;
 }
 
-/// Labels from an IDX file (magic 0x00000801, dims (N), raw or gzip), each checked to
-/// be in [0, num_classes). Throws inv::Error naming the path as load_idx_images does,
-/// and naming the first label out of range.
-inline std::vector<int64_t> load_idx_labels(const std::string& path, int64_t num_classes = 10) {
-  INV_CHECK(num_classes > 0, "load_idx_labels: num_classes must be positive, got ", num_classes);
-  const std::vector<uint8_t> bytes = io::read_maybe_gzip(path);
-  const std::vector<int64_t> dims = data_detail::parse_idx_header(bytes, 1, path);
+/// Labels from the bytes of an IDX file (magic 0x00000801, dims (N), raw or gzip), each
+/// checked to be in [0, num_classes). Throws inv::Error naming `what` as parse_idx_images
+/// does, and naming the first label out of range.
+inline std::vector<int64_t> parse_idx_labels(const std::vector<uint8_t>& file_bytes, const std::string& what,
+                                             int64_t num_classes = 10) {
+  INV_CHECK(num_classes > 0, "parse_idx_labels: num_classes must be positive, got ", num_classes);
+  std::vector<uint8_t> inflated;
+  const std::vector<uint8_t>& bytes = data_detail::idx_payload(file_bytes, what, inflated);
+  data_detail::parse_idx_header(bytes, 1, what);
   std::vector<int64_t> labels(bytes.begin() + 8, bytes.end());
   for (size_t i = 0; i < labels.size(); ++i)
-    INV_CHECK(labels[i] < num_classes, path, ": label ", labels[i], " at index ", i, " is outside [0, ", num_classes,
+    INV_CHECK(labels[i] < num_classes, what, ": label ", labels[i], " at index ", i, " is outside [0, ", num_classes,
               ")");
   return labels;
+}
+
+/// Images from an IDX file (magic 0x00000803, dims (N, H, W), raw or gzip); see
+/// parse_idx_images. Throws inv::Error naming the path when the file cannot be read or
+/// is not a valid IDX images file.
+inline Tensor load_idx_images(const std::string& path) { return parse_idx_images(io::read_file(path), path); }
+
+/// Labels from an IDX file (magic 0x00000801, dims (N), raw or gzip), each checked to
+/// be in [0, num_classes); see parse_idx_labels. Throws inv::Error naming the path as
+/// load_idx_images does, and naming the first label out of range.
+inline std::vector<int64_t> load_idx_labels(const std::string& path, int64_t num_classes = 10) {
+  INV_CHECK(num_classes > 0, "load_idx_labels: num_classes must be positive, got ", num_classes);
+  return parse_idx_labels(io::read_file(path), path, num_classes);
 }
 
 namespace data_detail {

@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
+#include <new>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -163,11 +164,21 @@ inline std::vector<uint8_t> gunzip(const std::vector<uint8_t>& gz, const std::st
     gzip_detail::parse_gzip_header(gz, 0, what);  // throws the "expected magic" message
   }
   // The last 4 bytes give the output size of a single-member file mod 2^32: a first
-  // reservation (only address space until written), never beyond the cap.
+  // reservation, never beyond the cap nor beyond what the input can inflate to
+  // (deflate's largest ratio is 1032:1), so a lying size field costs nothing.
   std::vector<uint8_t> out;
-  if (gz.size() >= 18) out.reserve(std::min<size_t>(gzip_detail::load_le32(gz.data() + gz.size() - 4), max_bytes));
-  size_t pos = 0;
-  for (int member = 1; pos < gz.size(); ++member) pos = gzip_detail::gunzip_member(gz, pos, member, what, max_bytes, out);
+  try {
+    if (gz.size() >= 18) {
+      const uint64_t can_inflate = uint64_t(gz.size()) * 1032;
+      out.reserve(static_cast<size_t>(std::min<uint64_t>(
+          {gzip_detail::load_le32(gz.data() + gz.size() - 4), uint64_t(max_bytes), can_inflate})));
+    }
+    size_t pos = 0;
+    for (int member = 1; pos < gz.size(); ++member)
+      pos = gzip_detail::gunzip_member(gz, pos, member, what, max_bytes, out);
+  } catch (const std::bad_alloc&) {
+    inv::detail::fail(what, ": out of memory after inflating ", out.size(), " bytes of gzip data");
+  }
   return out;
 }
 
