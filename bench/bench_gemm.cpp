@@ -1,5 +1,5 @@
 // bench/bench_gemm.cpp: GFLOP/s of inv::kernels::gemm against the Eigen product it
-// replaced (gemm_eigen) and, when it can be loaded at run time, OpenBLAS's
+// replaced (gemm_eigen, bench/gemm_eigen.hpp) and, when it can be loaded at run time, OpenBLAS's
 // cblas_sgemm / cblas_dgemm, for square sizes and the shapes the library uses.
 //
 // Build and run (threads from OMP_NUM_THREADS):
@@ -25,6 +25,7 @@
 #endif
 
 #include "bench_util.hpp"
+#include "gemm_eigen.hpp"
 #include "inv/kernels/gemm.hpp"
 #include "inv/parallel.hpp"
 

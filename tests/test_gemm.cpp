@@ -14,7 +14,6 @@
 #include "inv/random.hpp"
 
 using inv::kernels::gemm;
-using inv::kernels::gemm_eigen;
 using inv::kernels::gemm_naive;
 
 namespace {
@@ -216,13 +215,6 @@ TEMPLATE_TEST_CASE("gemm agrees with gemm_naive on the library's shapes and acro
   for (const auto& s : shapes) {
     const Case<T> c(s.ta, s.tb, s.M, s.N, s.K, T(2.5), T(-0.3), seed++);
     check_against_naive(c, c.run(gemm<T>), rel);
-  }
-}
-
-TEST_CASE("gemm_eigen (the benchmark baseline) agrees with gemm_naive", "[gemm][reference]") {
-  for (int t = 0; t < 4; ++t) {
-    const Case<double> c(t & 1, t & 2, 33, 17, 100, -0.5, 2.0, 900 + uint64_t(t));
-    check_against_naive(c, c.run(gemm_eigen<double>), 1e-12);
   }
 }
 

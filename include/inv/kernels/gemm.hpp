@@ -5,8 +5,8 @@
 // A is stored (M×K) or, transposed, (K×M); B is (K×N) or (N×K); all row-major with
 // leading dimensions lda, ldb, ldc. beta == 0 means C is not read (NaN in C does not
 // propagate). gemm is the library's kernel: every convolution, linear layer and
-// matmul goes through it. gemm_naive is the reference it is tested against and
-// gemm_eigen the Eigen product it replaced (kept for bench/bench_gemm.cpp).
+// matmul goes through it. gemm_naive is the reference it is tested against; the Eigen
+// product it replaced is bench/gemm_eigen.hpp, the baseline of bench/bench_gemm.cpp.
 //
 // Structure (GotoBLAS / BLIS)
 // ---------------------------
@@ -66,12 +66,11 @@
 // Packing buffers are thread_local vectors that only grow: no allocation per call
 // in the steady state.
 //
-// Numerics vs gemm_eigen: both accumulate in the working precision (with FMA under
-// -march=native) and agree to rounding, not bitwise: the K blocks and the order in
-// which alpha, beta and the partial sums are combined differ.
+// Numerics vs Eigen (bench/gemm_eigen.hpp): both accumulate in the working precision
+// (with FMA under -march=native) and agree to rounding, not bitwise: the K blocks and
+// the order in which alpha, beta and the partial sums are combined differ.
 #pragma once
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -100,68 +99,6 @@ void gemm_naive(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T a
       T& c = C[i * ldc + j];
       c = static_cast<T>(alpha * acc + (beta == T(0) ? 0.0 : double(beta) * double(c)));
     }
-}
-
-// ---------------------------------------------------------------------------
-// The Eigen product (the previous implementation), kept for comparison.
-// ---------------------------------------------------------------------------
-
-template <class T>
-using RowMajorMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned,
-                               Eigen::OuterStride<>>;
-template <class T>
-using ConstRowMajorMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>,
-                                    Eigen::Unaligned, Eigen::OuterStride<>>;
-
-namespace detail {
-
-/// One block of the product, single-threaded Eigen. Rows [i0, i1) and columns [j0, j1) of C.
-template <class T>
-void eigen_block(bool trans_a, bool trans_b, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K, T alpha,
-                 const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-  const int64_t m = i1 - i0, n = j1 - j0;
-  RowMajorMap<T> c(C + i0 * ldc + j0, m, n, Eigen::OuterStride<>(ldc));
-  if (beta == T(0))
-    c.setZero();
-  else if (beta != T(1))
-    c *= beta;
-  if (K == 0) return;
-  // op(A) rows [i0, i1): stored rows of A, or stored columns of Aᵀ.
-  const ConstRowMajorMap<T> a = trans_a ? ConstRowMajorMap<T>(A + i0, K, m, Eigen::OuterStride<>(lda))
-                                        : ConstRowMajorMap<T>(A + i0 * lda, m, K, Eigen::OuterStride<>(lda));
-  const ConstRowMajorMap<T> b = trans_b ? ConstRowMajorMap<T>(B + j0 * ldb, n, K, Eigen::OuterStride<>(ldb))
-                                        : ConstRowMajorMap<T>(B + j0, K, n, Eigen::OuterStride<>(ldb));
-  if (!trans_a && !trans_b) c.noalias() += alpha * (a * b);
-  if (!trans_a && trans_b) c.noalias() += alpha * (a * b.transpose());
-  if (trans_a && !trans_b) c.noalias() += alpha * (a.transpose() * b);
-  if (trans_a && trans_b) c.noalias() += alpha * (a.transpose() * b.transpose());
-}
-
-}  // namespace detail
-
-/// The same product through Eigen 3.4, split into fixed row or column chunks that
-/// run in parallel with Eigen single-threaded in each (deterministic for any thread
-/// count). Kept as the baseline of bench/bench_gemm.cpp.
-template <class T>
-void gemm_eigen(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-                const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  const double work = double(M) * double(N) * double(K);
-  const bool split_rows = M >= N;
-  const int64_t L = split_rows ? M : N;
-  // Chunks of at least 64 rows/columns, at most 8 of them; a function of the sizes only.
-  int64_t chunk = L;
-  if (work >= double(1 << 20)) chunk = std::max<int64_t>(64, ((L + 7) / 8 + 15) / 16 * 16);
-  parallel_for(
-      L, chunk,
-      [&](int64_t b, int64_t e) {
-        if (split_rows)
-          detail::eigen_block(trans_a, trans_b, b, e, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        else
-          detail::eigen_block(trans_a, trans_b, 0, M, b, e, K, alpha, A, lda, B, ldb, beta, C, ldc);
-      },
-      // Eigen would thread a product of this much work itself outside a region.
-      /*always_region=*/work >= 100000.0);
 }
 
 // ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// inv/ops/linalg.hpp: matrix multiplication, through Eigen (inv/kernels/gemm.hpp).
+// inv/ops/linalg.hpp: matrix multiplication, through the GEMM of inv/kernels/gemm.hpp.
 #pragma once
 
 #include "inv/kernels/gemm.hpp"
