@@ -1,5 +1,9 @@
 // Tensor basics: factories, shapes, views, element access, printing, comparison, RNG.
 #include <catch2/catch.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
 #include <algorithm>
 #include <limits>
 #include <sstream>
@@ -187,11 +191,10 @@ TEST_CASE("parallel_for_each covers every index once, split evenly, serially whe
     for (int64_t n : {int64_t(1), int64_t(7), int64_t(100000)}) {
       std::vector<int> hits(size_t(n), 0);
       std::vector<int64_t> sizes;
+      std::mutex sizes_mutex;
       parallel_for_each(n, 1, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) ++hits[size_t(i)];
-#ifdef _OPENMP
-#pragma omp critical
-#endif
+        std::lock_guard<std::mutex> lock(sizes_mutex);
         sizes.push_back(e - b);
       });
       CHECK(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
@@ -199,19 +202,65 @@ TEST_CASE("parallel_for_each covers every index once, split evenly, serially whe
       CHECK(int64_t(sizes.size()) == parts);
       CHECK(*std::max_element(sizes.begin(), sizes.end()) - *std::min_element(sizes.begin(), sizes.end()) <= 1);
     }
-    int64_t calls = 0;
+    std::atomic<int64_t> calls{0};
+    std::atomic<bool> whole{true};
     parallel_for(4, 1, [&](int64_t, int64_t) {
       parallel_for_each(100000, 1, [&](int64_t b, int64_t e) {
-        CHECK((b == 0 && e == 100000));  // inside a region: one call over the whole range
-#ifdef _OPENMP
-#pragma omp atomic
-#endif
+        if (!(b == 0 && e == 100000)) whole = false;  // inside a loop: one call over the whole range
         ++calls;
       });
     });
+    CHECK(whole);
     CHECK(calls == 4);
     set_num_threads(saved);
   }
+}
+
+TEST_CASE("the thread pool: each chunk once, exceptions rethrown, concurrent callers served", "[parallel]") {
+  const int saved = num_threads();
+  for (int threads : {2, 3, 8}) {
+    set_num_threads(threads);
+    // Every chunk runs once, many loops in a row (workers wake, sleep and wake again).
+    for (int round = 0; round < 200; ++round) {
+      std::vector<std::atomic<int>> hits(97);
+      parallel_for(97, 3, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) hits[size_t(i)]++;
+      });
+      bool once = true;
+      for (auto& h : hits) once = once && h.load() == 1;
+      REQUIRE(once);
+    }
+    // An exception in a chunk: every chunk still runs, then the first one is rethrown.
+    std::atomic<int> ran{0};
+    CHECK_THROWS_WITH(parallel_for(16, 1,
+                                   [&](int64_t b, int64_t) {
+                                     ++ran;
+                                     if (b == 5) throw Error("chunk 5 failed");
+                                   }),
+                      Catch::Contains("chunk 5 failed"));
+    CHECK(ran == 16);
+    CHECK_FALSE(in_parallel_region());
+    // Several threads of the caller's own at once: each loop is whole and correct
+    // (one holds the pool, the others run their chunks themselves).
+    std::vector<int64_t> sums(6, 0);
+    std::vector<std::thread> callers;
+    for (int k = 0; k < 6; ++k)
+      callers.emplace_back([&, k] {
+        for (int round = 0; round < 50; ++round) {
+          std::vector<int64_t> part(size_t(chunk_count(1000, 7)), 0);
+          parallel_for(1000, 7, [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) part[size_t(b / 7)] += i * (k + 1);
+          });
+          int64_t s = 0;
+          for (int64_t p : part) s += p;
+          if (round == 0 || sums[size_t(k)] == s) sums[size_t(k)] = s;
+          else sums[size_t(k)] = -1;
+        }
+      });
+    for (auto& t : callers) t.join();
+    for (int k = 0; k < 6; ++k) CHECK(sums[size_t(k)] == int64_t(499500) * (k + 1));
+  }
+  set_num_threads(saved);
 }
 
 namespace {
@@ -226,15 +275,12 @@ bool every_thread_flushes(bool expected) {
   });
   bool all = true;
   for (float v : out) all = all && ((v == 0.0f) == expected);
-#ifdef _OPENMP
-#pragma omp parallel
-  {
-    const bool mine = flush_denormal() == expected;
-#pragma omp critical
-    all = all && mine;
-  }
-#endif
-  return all;
+  // Every chunk's thread is in the caller's mode (the pool's workers take it per loop).
+  std::atomic<bool> modes{true};
+  parallel_for(n, 1, [&](int64_t, int64_t) {
+    if (flush_denormal() != expected) modes = false;
+  });
+  return all && modes;
 }
 }  // namespace
 
@@ -249,7 +295,7 @@ TEST_CASE("set_flush_denormal turns subnormal results and operands into zero on 
   REQUIRE(set_flush_denormal(true));
   CHECK(flush_denormal());
   CHECK(tiny * 1.0f == 0.0f);           // DAZ: the operand reads as zero
-  CHECK(every_thread_flushes(true));    // FTZ: the result becomes zero, on OpenMP's threads too
+  CHECK(every_thread_flushes(true));    // FTZ: the result becomes zero, on the pool's threads too
   volatile double tiny_d = 1e-310;      // doubles as well
   CHECK(tiny_d * 1.0 == 0.0);
   const Tensor t = full({4}, 1e-39) * 3.0;  // a tensor op: zero instead of 3e-39

@@ -54,22 +54,9 @@ std::string quote_arg(const std::string& a) {
   return q + "'";
 }
 
-/// OpenMP threads that wait for work spin by default (OMP_WAIT_POLICY=active). On a machine
-/// shared with other busy processes a spinning thread takes the core from the one doing
-/// the work: on 2 busy cores the sweep ran 10-50 times slower with 2 threads than with 1.
-/// Passive waiting costs little here (the networks are small), so it is the default. The
-/// OpenMP runtime reads the policy once, before main, so it is set by re-running the
-/// program with it; OMP_WAIT_POLICY=active in the environment keeps spinning.
-void prefer_passive_waiting(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "passive", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  prefer_passive_waiting(argv);
   cli::install_interrupt_handler();  // before any other thread exists
   const std::vector<std::string> all(argv + 1, argv + argc);
   if (all.empty()) {

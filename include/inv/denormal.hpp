@@ -17,18 +17,13 @@
 // rMLE flush by default (FitOptions::flush_denormal and the attack configs), as
 // TensorFlow does in its CPU kernels. Elsewhere nothing is flushed unless asked.
 //
-// MXCSR is per thread. set_flush_denormal sets it on the calling thread and on
-// every thread of OpenMP's pool (threads OpenMP creates later copy it from the
-// thread that creates them). Without SSE (not x86-64) it does nothing and returns
-// false.
+// MXCSR is per thread. set_flush_denormal sets it on the calling thread; the workers
+// of inv's thread pool take the calling thread's mode with each parallel loop
+// (inv/parallel.hpp), so the whole loop computes alike. Without SSE (not x86-64) it
+// does nothing and returns false.
 #pragma once
 
-#if defined(__SSE__) || defined(__x86_64__)
-#include <xmmintrin.h>
-#define INV_HAS_MXCSR 1
-#endif
-
-#include "inv/parallel.hpp"
+#include "inv/parallel.hpp"  // includes <immintrin.h> and defines INV_HAS_MXCSR on x86
 
 namespace inv {
 
@@ -48,17 +43,12 @@ inline bool flush_denormal() {
 #endif
 }
 
-/// Flushes (on = true) or keeps (false) subnormal numbers on the calling thread and
-/// OpenMP's threads. Returns whether this CPU supports it, as torch.set_flush_denormal.
+/// Flushes (on = true) or keeps (false) subnormal numbers on the calling thread, and so
+/// in the parallel loops it starts. Returns whether this CPU supports it, as
+/// torch.set_flush_denormal.
 inline bool set_flush_denormal(bool on) {
 #ifdef INV_HAS_MXCSR
   detail::set_mxcsr_flush(on);
-#ifdef _OPENMP
-  if (!in_parallel_region()) {
-#pragma omp parallel num_threads(num_threads())
-    detail::set_mxcsr_flush(on);
-  }
-#endif
   return true;
 #else
   (void)on;
@@ -66,8 +56,8 @@ inline bool set_flush_denormal(bool on) {
 #endif
 }
 
-/// Sets flushing for its lifetime and restores the calling thread's previous mode on
-/// every thread afterwards, also when an exception passes through.
+/// Sets flushing for its lifetime and restores the calling thread's previous mode
+/// afterwards, also when an exception passes through.
 class FlushDenormalGuard {
  public:
   explicit FlushDenormalGuard(bool on = true) : previous_(flush_denormal()), changed_(on != previous_) {
