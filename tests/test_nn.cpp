@@ -5,6 +5,8 @@
 #include <inv/nn/batchnorm.hpp>
 #include <inv/nn/dropout.hpp>
 
+#include <thread>
+
 #include "gradcheck.hpp"
 
 using namespace inv;
@@ -211,4 +213,33 @@ TEST_CASE("BatchNorm2d and Dropout modules follow the mode", "[nn]") {
   CHECK(d.forward(x).is_same(x));
   d.train();
   CHECK_FALSE(equal(d.forward(x), x));
+}
+
+TEST_CASE("forward on one model from 8 threads at once equals the serial forward bitwise", "[nn][threads]") {
+  // The contract of nn/module.hpp: concurrent forward calls on one model are safe while no
+  // thread changes the model, in evaluation mode or with modules that draw no random numbers.
+  Generator gen(5);
+  auto net = models::lenet(gen);
+  net->eval();
+  std::vector<Tensor> inputs, serial(8), parallel(8), with_graph(8);
+  for (int k = 0; k < 8; ++k) inputs.push_back(randn({3, 1, 28, 28}, gen));
+  {
+    NoGradGuard no_grad;
+    for (int k = 0; k < 8; ++k) serial[size_t(k)] = net->forward(inputs[size_t(k)]);
+  }
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 8; ++k)
+    threads.emplace_back([&, k] {
+      {
+        NoGradGuard no_grad;  // grad mode is per thread
+        parallel[size_t(k)] = net->forward(inputs[size_t(k)]);
+      }
+      with_graph[size_t(k)] = net->forward(inputs[size_t(k)]);  // each thread records its own graph
+    });
+  for (auto& t : threads) t.join();
+  for (int k = 0; k < 8; ++k) {
+    CHECK(equal(parallel[size_t(k)], serial[size_t(k)]));
+    CHECK(equal(with_graph[size_t(k)].detach(), serial[size_t(k)]));
+    CHECK(with_graph[size_t(k)].requires_grad());
+  }
 }

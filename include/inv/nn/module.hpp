@@ -9,6 +9,16 @@
 //
 // Modules are held by std::shared_ptr and are not copyable: a Sequential split into
 // edge and cloud parts shares the very same layer objects, and so their parameters.
+//
+// Threads. forward() may be called on one model from several threads at once, with the
+// same results bit for bit as one call after another (tests/test_nn.cpp), as long as
+//   - no thread changes the model meanwhile (parameters, buffers, modes, hooks), and
+//   - no module draws random numbers (Dropout in training mode shares its Generator).
+// Each thread may record its own autograd graph (grad mode is per thread, NoGradGuard
+// included), but backward() must not run on two graphs that share parameters at once:
+// both would accumulate into the same .grad. BatchNorm2d in training mode updates its
+// running statistics in forward(), so it counts as changing the model. Each call's
+// kernels use their own OpenMP team (inv/parallel.hpp).
 #pragma once
 
 #include <functional>
