@@ -33,6 +33,7 @@
 #include <jerror.h>
 #include <jpeglib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -305,18 +306,27 @@ inline Tensor to_tensor(const RawImage& raw, int channels) {
   const int64_t HW = raw.height * raw.width;
   Tensor out = Tensor::empty({channels, raw.height, raw.width});
   float* p = out.data<float>();
+  // The 8-bit value of sample k of pixel i: 16-bit samples are big-endian, so their
+  // first byte is the high one.
   const uint8_t* s = raw.samples.data();
-  const int step = raw.bit_depth / 8;  // 16-bit samples are big-endian: their first byte is the high one
-  auto sample = [&](int64_t i, int k) -> uint32_t { return s[(i * raw.channels + k) * step]; };
-  for (int64_t i = 0; i < HW; ++i) {
-    if (raw.channels == channels) {
-      for (int c = 0; c < channels; ++c) p[c * HW + i] = static_cast<float>(sample(i, c)) / 255.0f;
-    } else if (channels == 1) {  // RGB -> grey
-      p[i] = static_cast<float>(luma(sample(i, 0), sample(i, 1), sample(i, 2))) / 255.0f;
-    } else {  // grey -> RGB
-      const float v = static_cast<float>(sample(i, 0)) / 255.0f;
-      for (int c = 0; c < 3; ++c) p[c * HW + i] = v;
+  const int64_t stride = int64_t(raw.channels) * (raw.bit_depth / 8), step = raw.bit_depth / 8;
+  float level[256];
+  for (int v = 0; v < 256; ++v) level[v] = static_cast<float>(v) / 255.0f;
+  if (raw.channels == channels) {
+    for (int c = 0; c < channels; ++c) {
+      const uint8_t* q = s + c * step;
+      float* o = p + c * HW;
+      for (int64_t i = 0; i < HW; ++i) o[i] = level[q[i * stride]];
     }
+  } else if (channels == 1) {  // RGB -> grey
+    for (int64_t i = 0; i < HW; ++i) {
+      const uint8_t* q = s + i * stride;
+      p[i] = level[luma(q[0], q[step], q[2 * step])];
+    }
+  } else {  // grey -> RGB
+    for (int64_t i = 0; i < HW; ++i) p[i] = level[s[i * stride]];
+    std::copy_n(p, HW, p + HW);
+    std::copy_n(p, HW, p + 2 * HW);
   }
   return out;
 }
