@@ -7,6 +7,8 @@
 #include <algorithm>
 #include "temp_dir.hpp"
 #include <catch2/catch.hpp>
+
+#include <cstdlib>
 #include <filesystem>
 #include <zlib.h>
 
@@ -454,7 +456,10 @@ TEST_CASE("load_mnist_like finds raw or gzip files and checks the counts", "[dat
 TEST_CASE("the shared MNIST test set loads with its documented labels (skipped when absent)", "[data][real]") {
   // The full loaders on the real files; kept to the 10,000-image test sets so the suite stays
   // quick under the sanitizers. (Fashion-MNIST's labels only; its images use the same code.)
-  const std::string mnist = "/work/shared/data/mnist";
+  // The data directory: $INV_DATA_DIR, else the one CMake found beside the source tree
+  // (INV_TEST_DATA_DIR, tests/CMakeLists.txt).
+  const char* env = std::getenv("INV_DATA_DIR");
+  const std::string mnist = std::string(env && *env ? env : INV_TEST_DATA_DIR) + "/mnist";
   if (io::file_exists(mnist + "/t10k-images-idx3-ubyte.gz") && io::file_exists(mnist + "/t10k-labels-idx1-ubyte.gz")) {
     const Dataset ds = load_mnist(mnist, false);
     CHECK(ds.images.shape() == Shape{10000, 1, 28, 28});
