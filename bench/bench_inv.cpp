@@ -30,7 +30,7 @@ void emit(const std::string& name, double ms, double gflops = 0) {
   std::fflush(stdout);
 }
 
-optim::AdamOptions paper_adam(double lr = 1e-3) { return {lr, 0.9, 0.999, 1e-3, 0, true}; }
+optim::AdamOptions paper_adam(double lr = 1e-3) { return optim::AdamOptions::paper(lr); }
 
 data::Dataset synthetic(int64_t n, uint64_t seed) {
   Generator g(seed);

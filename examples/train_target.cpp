@@ -45,7 +45,7 @@ int main(int argc, char** argv) try {
   one.insert(one.end(), spec.input_shape.begin(), spec.input_shape.end());
   std::printf("%s", net->summary(one).c_str());
 
-  optim::Adam adam(net->parameters(), {1e-3, 0.9, 0.999, 1e-3, 0, true});
+  optim::Adam adam(net->parameters(), optim::AdamOptions::paper(1e-3));
   optim::StepLR halve(adam, 20, 0.5);
   train::FitOptions o;
   o.epochs = epochs;

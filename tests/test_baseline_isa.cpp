@@ -33,7 +33,7 @@ TEST_CASE("built without -march, the conv kernels agree with the naive ones and 
     CHECK(allclose(dw1, dw0, 1e-4, 1e-3));
   }
   auto net = models::lenet(g);
-  optim::Adam adam(net->parameters(), {1e-3, 0.9, 0.999, 1e-3, 0, true});
+  optim::Adam adam(net->parameters(), optim::AdamOptions::paper(1e-3));
   const Tensor x = randn({8, 1, 28, 28}, g);
   const std::vector<int64_t> labels{0, 1, 2, 3, 4, 5, 6, 7};
   const double before = cross_entropy(net->forward(x), labels).item();

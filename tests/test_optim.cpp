@@ -176,3 +176,16 @@ TEST_CASE("StepLR halves the rate every step_size epochs and can be restored", "
   CHECK(sgd.lr() == 2.5e-4);
   CHECK_THROWS_AS(StepLR(sgd, 0), Error);
 }
+
+TEST_CASE("AdamOptions::paper is the reference code's Adam; named setters change one option each", "[optim]") {
+  const AdamOptions p = AdamOptions::paper(0.01);
+  CHECK(p.lr == 0.01);
+  CHECK(p.beta1 == 0.9);
+  CHECK(p.beta2 == 0.999);
+  CHECK(p.eps == 1e-3);
+  CHECK(p.weight_decay == 0);
+  CHECK(p.amsgrad);
+  CHECK(p.eps_placement == EpsPlacement::PyTorch);
+  const AdamOptions q = AdamOptions::paper(0.01).with_eps(1e-8).with_amsgrad(false).with_betas(0.5, 0.9);
+  CHECK((q.eps == 1e-8 && !q.amsgrad && q.beta1 == 0.5 && q.beta2 == 0.9 && q.lr == 0.01));
+}

@@ -44,7 +44,7 @@ std::shared_ptr<nn::Sequential> small_net(uint64_t seed) {
   return m;
 }
 
-optim::AdamOptions paper_adam() { return {1e-2, 0.9, 0.999, 1e-3, 0, true}; }
+optim::AdamOptions paper_adam() { return optim::AdamOptions::paper(1e-2); }
 
 }  // namespace
 

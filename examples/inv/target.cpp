@@ -168,7 +168,7 @@ Target train_target(const Settings& s, const DataSource& src, const Dataset& tra
                                             kept + " and training from the start");
     }
   }
-  inv::optim::Adam adam(t.net->parameters(), {s.target.lr, 0.9, 0.999, 1e-3, 0, true});
+  inv::optim::Adam adam(t.net->parameters(), inv::optim::AdamOptions::paper(s.target.lr));
   inv::optim::StepLR sched(adam, s.target.halve_every > 0 ? s.target.halve_every : 1,
                            s.target.halve_every > 0 ? 0.5 : 1.0);
   inv::train::Progress(s.quiet).message("training " + s.model + " on " + count_of(part.size(), src.display + " image") +

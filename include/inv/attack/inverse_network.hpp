@@ -45,7 +45,7 @@ namespace detail {
 /// Trains `model` on mini-batches: loss(batch) is the objective; returns the mean loss per epoch.
 inline std::vector<double> train_epochs(nn::Module& model, const TrainConfig& c, int64_t n, const char* what,
                                         const std::function<Tensor(const std::vector<int64_t>&)>& loss) {
-  optim::Adam adam(model.parameters(), {c.lr, 0.9, 0.999, c.eps, 0, c.amsgrad});
+  optim::Adam adam(model.parameters(), optim::AdamOptions::paper(c.lr).with_eps(c.eps).with_amsgrad(c.amsgrad));
   optim::StepLR sched(adam, c.halve_every > 0 ? c.halve_every : 1, c.halve_every > 0 ? 0.5 : 1.0);
   train::Progress progress(c.quiet);
   nn::ModeGuard mode(model, true);

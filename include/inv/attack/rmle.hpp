@@ -206,7 +206,10 @@ inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& in
   }
   x.requires_grad_();
   const Tensor v = features.detach();
-  optim::Adam adam({x}, {config.lr, 0.9, 0.999, config.eps, 0, config.amsgrad, config.eps_placement});
+  optim::Adam adam({x}, optim::AdamOptions::paper(config.lr)
+                              .with_eps(config.eps)
+                              .with_amsgrad(config.amsgrad)
+                              .with_eps_placement(config.eps_placement));
   FlushDenormalGuard flush(config.flush_denormal);
   RmleResult r;
   // best holds each image's best iterate so far; an image's row is copied when it improves.

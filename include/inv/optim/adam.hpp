@@ -25,6 +25,23 @@ struct AdamOptions {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
   bool amsgrad = false;
   EpsPlacement eps_placement = EpsPlacement::PyTorch;
+
+  /// The reference code's Adam, which every network and attack of the papers trains
+  /// with (protocol §2-§5): betas (0.9, 0.999), eps 1e-3, AMSGrad, no weight decay.
+  static AdamOptions paper(double lr) {
+    AdamOptions o;
+    o.lr = lr;
+    o.eps = 1e-3;
+    o.amsgrad = true;
+    return o;
+  }
+  // Named setters, for options beyond the paper's: AdamOptions::paper(1e-2).with_eps(1e-8).
+  AdamOptions& with_lr(double v) { return lr = v, *this; }
+  AdamOptions& with_betas(double b1, double b2) { return beta1 = b1, beta2 = b2, *this; }
+  AdamOptions& with_eps(double v) { return eps = v, *this; }
+  AdamOptions& with_weight_decay(double v) { return weight_decay = v, *this; }
+  AdamOptions& with_amsgrad(bool v) { return amsgrad = v, *this; }
+  AdamOptions& with_eps_placement(EpsPlacement v) { return eps_placement = v, *this; }
 };
 
 class Adam : public Optimizer {

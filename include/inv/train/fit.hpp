@@ -1,7 +1,7 @@
 // inv/train/fit.hpp: training and evaluation loops for classifiers, with checkpoints.
 //
 //   auto net = models::lenet();
-//   optim::Adam opt(net->parameters(), {1e-3, 0.9, 0.999, 1e-3, 0, true});
+//   optim::Adam opt(net->parameters(), optim::AdamOptions::paper(1e-3));
 //   optim::StepLR sched(opt, 20, 0.5);
 //   train::FitOptions o;  o.epochs = 20;  o.mean = {0.5};  o.std = {0.5};
 //   o.validation = &test;  o.checkpoint = "lenet.train.invckpt";  o.csv_log = "lenet.csv";
