@@ -1,6 +1,8 @@
 // Modules: names, initialisation, modes, split execution, hooks, summaries, the zoo.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <inv/models/zoo.hpp>
 #include <inv/nn/batchnorm.hpp>
 #include <inv/nn/dropout.hpp>
@@ -95,6 +97,18 @@ TEST_CASE("split: cloud(edge(x)) equals the full forward bitwise at every split 
       CHECK(equal(v, v_before));  // the cloud never modifies what the edge sent
     }
   }
+}
+
+TEST_CASE("split_points: every layer but Flatten, in order", "[nn][split]") {
+  Generator gen(0);
+  CHECK(models::lenet(gen)->split_points() ==
+        std::vector<std::string>{"conv1", "ReLU1", "pool1", "conv2", "ReLU2", "pool2", "fc1", "fc1act", "fc2", "fc2act",
+                                 "fc3"});
+  const auto cifar = models::cifar_cnn(gen)->split_points();
+  CHECK(cifar.size() == 18);
+  CHECK(cifar.front() == "conv11");
+  CHECK(cifar.back() == "fc2");
+  CHECK(std::find(cifar.begin(), cifar.end(), "flatten") == cifar.end());
 }
 
 TEST_CASE("split parts share the whole model's parameters", "[nn][split]") {

@@ -221,12 +221,7 @@ Target load_target(const std::string& path) {
   return t;
 }
 
-std::vector<std::string> split_layers(const inv::nn::Sequential& net) {
-  std::vector<std::string> out;
-  for (const auto& n : net.names())
-    if (n != "flatten") out.push_back(n);
-  return out;
-}
+std::vector<std::string> split_layers(const inv::nn::Sequential& net) { return net.split_points(); }
 
 void check_split(const inv::nn::Sequential& net, const std::string& model, const std::string& split) {
   const std::vector<std::string> layers = split_layers(net);

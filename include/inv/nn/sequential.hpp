@@ -89,6 +89,15 @@ class Sequential : public Module {
     return s;
   }
 
+  /// The layers split() may cut after, in order: every layer but a Flatten, whose output
+  /// holds the same numbers as its input's (a cut there is the cut before it).
+  std::vector<std::string> split_points() const {
+    std::vector<std::string> out;
+    for (const auto& [n, layer] : children())
+      if (layer->type_name() != "Flatten") out.push_back(n);
+    return out;
+  }
+
   /// Splits after the layer called `layer`: {edge = layers up to and including it, cloud = the rest}.
   /// Both parts share this model's layer objects (and so its parameters). Hooks are not carried over.
   std::pair<std::shared_ptr<Sequential>, std::shared_ptr<Sequential>> split(const std::string& layer) const {
