@@ -6,7 +6,9 @@
 
 #include <inv/attack.hpp>
 #include <inv/nn/activation.hpp>
+#include <inv/models/zoo.hpp>
 #include <inv/nn/dropout.hpp>
+#include <inv/protocol/rmle_settings.hpp>
 
 using namespace inv;
 using namespace inv::attack;
@@ -343,4 +345,28 @@ TEST_CASE("score de-normalises, clips and measures", "[attack][metrics]") {
   CHECK(q.ssim_reference[0] == Approx(1.0));
   const auto off = score(original, full({1, 1, 11, 11}, 10.0), {0.5}, {0.5});  // clipped to 1
   CHECK(off.mse[0] == Approx(0.25));
+}
+
+TEST_CASE("the protocol's rMLE table: every split point of the zoo has its block's setting", "[attack][protocol]") {
+  using protocol::white_box_rmle;
+  CHECK(white_box_rmle("lenet", "ReLU2").lambda_tv == 1);
+  CHECK(white_box_rmle("lenet", "ReLU2").source == "protocol §3");
+  CHECK(white_box_rmle("lenet", "pool2").lambda_tv == 1);
+  CHECK(white_box_rmle("lenet", "pool2").source == "per block (protocol §3)");
+  CHECK(white_box_rmle("lenet", "fc1act").lambda_tv == 1e3);
+  CHECK(white_box_rmle("cifar-cnn", "conv22").lambda_tv == 10);
+  CHECK(white_box_rmle("cifar-cnn", "ReLU32").lambda_tv == 1e3);
+  CHECK((white_box_rmle("cifar-cnn", "fc2").lr == 1e-3 && white_box_rmle("cifar-cnn", "fc2").lambda_tv == 1e4));
+  CHECK(white_box_rmle("cifar-cnn", "pool1").lambda_tv == 0);
+  const auto qf = protocol::query_free_rmle("cifar-cnn", "ReLU22");
+  REQUIRE(qf.has_value());
+  CHECK((qf->iterations == 500 && qf->lr == 0.1 && qf->lambda_tv == 2));
+  CHECK_FALSE(protocol::query_free_rmle("lenet", "ReLU2").has_value());
+  Generator gen(0);
+  for (const char* model : {"lenet", "cifar-cnn"}) {
+    auto net = std::string(model) == "lenet" ? models::lenet(gen) : models::cifar_cnn(gen);
+    for (const std::string& split : net->split_points()) CHECK_NOTHROW(white_box_rmle(model, split));
+  }
+  CHECK_THROWS_WITH(white_box_rmle("lenet", "flatten"), Catch::Contains("'flatten' is not a split point of lenet"));
+  CHECK_THROWS_WITH(white_box_rmle("resnet18", "layer1"), Catch::Contains("no rMLE settings for model 'resnet18'"));
 }

@@ -1,6 +1,8 @@
 // settings.cpp: presets, flags and the per-split rMLE table (see settings.hpp).
 #include "settings.hpp"
 
+#include <inv/protocol/rmle_settings.hpp>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -41,40 +43,14 @@ std::string count_of(int64_t n, const std::string& noun) {
 // Per-split rMLE settings
 // ---------------------------------------------------------------------------
 
-namespace {
-
-bool in(const std::string& x, std::initializer_list<const char*> names) {
-  for (const char* n : names)
-    if (x == n) return true;
-  return false;
-}
-
-}  // namespace
-
 RmleChoice rmle_for(const Settings& s, const std::string& split, Attack attack) {
-  RmleChoice c{s.rmle.iterations, 1e-2, 0, s.rmle.lambda_l2, "per block (protocol §3)"};
-  if (s.model == "lenet") {
-    if (in(split, {"conv1", "ReLU1", "pool1"})) c.lambda_tv = 0;
-    else if (in(split, {"conv2", "ReLU2", "pool2"})) c.lambda_tv = 1;
-    else c.lambda_tv = 1e3;
-    if (in(split, {"conv1", "ReLU2", "fc3"})) c.source = "protocol §3";
-  } else {
-    // The block of a conv/ReLU/pool layer is its 5th character (conv21, ReLU22, pool2); the rest is the classifier.
-    const bool in_block = split.size() >= 5 && (split.rfind("conv", 0) == 0 || split.rfind("ReLU", 0) == 0 ||
-                                                 split.rfind("pool", 0) == 0);
-    const char b = in_block ? split[4] : 'c';
-    if (b == '1') c.lambda_tv = 0;
-    else if (b == '2') c.lambda_tv = 10;
-    else if (b == '3') c.lambda_tv = 1e3;
-    else c.lambda_tv = 1e4, c.lr = 1e-3;
-    if (in(split, {"conv11", "ReLU22", "ReLU32", "fc1"})) c.source = "protocol §3";
-    // The reference code's query-free inversion settings (protocol §5).
-    if (attack == Attack::QueryFree && in(split, {"conv11", "ReLU22"})) {
-      if (split == "ReLU22") c.lr = 0.1, c.lambda_tv = 2;
-      if (s.preset == "paper" && !s.rmle.iterations_given) c.iterations = 500;
-      c.source = "protocol §5 (query-free)";
-    }
-  }
+  // The library's table (protocol §3, §5); the preset gives the iteration count.
+  inv::protocol::RmleSetting p = inv::protocol::white_box_rmle(s.model, split);
+  bool own = false;  // the query-free inversion's own setting (its iteration count under --preset paper)
+  if (attack == Attack::QueryFree)
+    if (const auto qf = inv::protocol::query_free_rmle(s.model, split)) p = *qf, own = true;
+  RmleChoice c{s.rmle.iterations, p.lr, p.lambda_tv, s.rmle.lambda_l2, p.source};
+  if (own && s.preset == "paper" && !s.rmle.iterations_given) c.iterations = p.iterations;
   if (s.rmle.lr > 0) c.lr = s.rmle.lr, c.source = "flags";
   if (s.rmle.lambda_tv >= 0) c.lambda_tv = s.rmle.lambda_tv, c.source = "flags";
   return c;

@@ -59,3 +59,4 @@
 #include "inv/train/progress.hpp"
 #include "inv/train/fit.hpp"
 #include "inv/attack.hpp"
+#include "inv/protocol/rmle_settings.hpp"
