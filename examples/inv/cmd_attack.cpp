@@ -154,6 +154,7 @@ int cmd_attack(const Args& args, const std::string& command_line) {
   }
 
   const AttackJob job = make_job(s, split, attack);
+  if (!s.quiet) std::fprintf(stderr, "%s\n", budget_line(s).c_str());
   const AttackResult r = run_attack(t, job, features, needs_attacker_data(attack) ? &attacker : nullptr);
 
   const inv::Tensor recon = to_pixels(t, r.reconstruction);

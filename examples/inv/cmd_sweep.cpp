@@ -193,6 +193,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   const bool reuse = f.get_bool("reuse", true);
   std::string images_key;
   for (int64_t i : originals.indices) images_key += std::to_string(i) + ",";
+  progress.message(budget_line(s));  // once the data and the target are there: what the attacks will cost
   for (size_t k = 0; k < splits.size(); ++k) {
     const std::string& split = splits[k];
     const LayerShape layer = layer_shape(t, split);
@@ -239,6 +240,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   r.complete = true;
   write_report(out, r);
   std::printf("%s\n", console_table(r).c_str());
+  std::printf("%s\n", budget_line(s).c_str());
   std::printf("took %.0f s; report: %s/index.html\n", r.seconds, out.c_str());
   return 0;
 }

@@ -56,6 +56,17 @@ RmleChoice rmle_for(const Settings& s, const std::string& split, Attack attack) 
   return c;
 }
 
+std::string budget_line(const Settings& s) {
+  const auto& a = s.attacker;
+  std::string line = "preset " + s.preset + ": rMLE " + std::to_string(s.rmle.iterations) +
+                     " iterations (lr and λ_TV per split, protocol §3); inverse network " +
+                     std::to_string(a.decoder_epochs) + (a.decoder_epochs == 1 ? " epoch" : " epochs") + ", shadow " +
+                     std::to_string(a.shadow_epochs) + (a.shadow_epochs == 1 ? " epoch" : " epochs") + ", on " +
+                     (a.images > 0 ? std::to_string(a.images) : std::string("all the")) + " attacker images";
+  if (s.preset != "paper") line += " (--preset paper: the protocol's budgets, hours)";
+  return line;
+}
+
 // ---------------------------------------------------------------------------
 // Flags
 // ---------------------------------------------------------------------------

@@ -86,6 +86,11 @@ struct RmleChoice {
 /// --rmle-iterations is given).
 RmleChoice rmle_for(const Settings& s, const std::string& split, Attack attack);
 
+/// One line that says what the preset does, for the output of sweep and attack:
+/// "preset quick: rMLE 1000 iterations; inverse network and shadow 1 epoch each on 10000
+/// attacker images (--preset paper: the protocol's budgets, hours)".
+std::string budget_line(const Settings& s);
+
 // Declaring the flags of each group on a subcommand's FlagSet, and reading them back.
 /// --dataset (when `dataset`), --model (when `model`), --data-dir, --preset, --seed, --threads, --quiet.
 void add_common_flags(FlagSet& f, bool dataset, bool model);
