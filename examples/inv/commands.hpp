@@ -29,7 +29,7 @@ int cmd_sweep(const Args& args, const std::string& command_line);
 /// Parses the flags; on --help prints the help to stdout and returns false.
 bool parse_or_help(FlagSet& f, const Args& args);
 
-/// Applies --threads (0 keeps OpenMP's default) and returns the number of threads in use.
+/// Applies --threads (0 keeps the default: OMP_NUM_THREADS, or all cores) and returns the number of threads in use.
 int apply_threads(const Settings& s);
 
 /// A file-name-friendly name of a dataset: the name, or the last part of a path.

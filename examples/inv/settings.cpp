@@ -87,7 +87,7 @@ void add_common_flags(FlagSet& f, bool dataset, bool model) {
   f.choice("preset", {"quick", "paper"}, "quick",
            "quick: minutes on 2 cores; paper: the protocol of He, Zhang & Lee (ACSAC 2019), hours");
   f.integer("seed", "N", 0, "0", "seed of every random choice (initialisation, shuffling, noise)");
-  f.integer("threads", "N", 0, "0", "OpenMP threads (0 = OMP_NUM_THREADS or all cores)", 1024);
+  f.integer("threads", "N", 0, "0", "threads (0 = OMP_NUM_THREADS, or all cores)", 1024);
   f.boolean("quiet", "false", "no progress output");
 }
 

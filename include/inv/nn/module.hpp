@@ -17,8 +17,9 @@
 // Each thread may record its own autograd graph (grad mode is per thread, NoGradGuard
 // included), but backward() must not run on two graphs that share parameters at once:
 // both would accumulate into the same .grad. BatchNorm2d in training mode updates its
-// running statistics in forward(), so it counts as changing the model. Each call's
-// kernels use their own OpenMP team (inv/parallel.hpp).
+// running statistics in forward(), so it counts as changing the model. One call's loops
+// run on inv's thread pool; the loops of calls made meanwhile run on their own threads
+// (inv/parallel.hpp).
 #pragma once
 
 #include <functional>
