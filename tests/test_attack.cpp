@@ -53,16 +53,18 @@ Tensor images(int64_t n, int64_t c, int64_t h, uint64_t seed) {
   return randn({n, c, h, h}, g);
 }
 
+/// The edge's features of x, without recording a graph.
+Tensor features_of(nn::Module& edge, const Tensor& x) {
+  NoGradGuard ng;
+  return edge.forward(x);
+}
+
 }  // namespace
 
 TEST_CASE("rMLE inverts a known invertible linear edge", "[attack][rmle]") {
   auto edge = linear_edge();
   const Tensor x = images(3, 1, 6, 1);
-  Tensor v;
-  {
-    NoGradGuard ng;
-    v = edge->forward(x);
-  }
+  const Tensor v = features_of(*edge, x);
   RmleConfig c;
   c.iterations = 3000;
   c.lr = 0.05;
@@ -81,11 +83,7 @@ TEST_CASE("rMLE attacks a batch as independent images", "[attack][rmle]") {
   edge->emplace<nn::Conv2d>("conv1", 1, 4, 3, Conv2dOptions(), true, g);
   edge->emplace<nn::ReLU>("ReLU1");
   const Tensor x = images(2, 1, 8, 3);
-  Tensor v;
-  {
-    NoGradGuard ng;
-    v = edge->forward(x);
-  }
+  const Tensor v = features_of(*edge, x);
   RmleConfig c;
   c.iterations = 50;
   c.lambda_tv = 0.5;
@@ -103,11 +101,7 @@ TEST_CASE("rMLE leaves the edge bitwise unchanged and validates its inputs", "[a
   edge->at("conv1").eval();  // a mixed mode must come back as it was
   sum(edge->forward(images(1, 1, 28, 5))).backward();  // existing gradients must survive
   const Snapshot before(*edge);
-  Tensor v;
-  {
-    NoGradGuard ng;
-    v = edge->forward(images(2, 1, 28, 6));
-  }
+  const Tensor v = features_of(*edge, images(2, 1, 28, 6));
   RmleConfig c;
   c.iterations = 5;
   rmle(*edge, v, {1, 28, 28}, c);
@@ -138,11 +132,7 @@ TEST_CASE("rMLE returns each image's best iterate with its own objective", "[att
   // last iterate is not the lowest one evaluated.
   auto edge = linear_edge();
   const Tensor x = images(2, 1, 4, 11);
-  Tensor v;
-  {
-    NoGradGuard ng;
-    v = edge->forward(x);
-  }
+  const Tensor v = features_of(*edge, x);
   RmleConfig c;
   c.iterations = 40;
   c.lr = 3.0;
@@ -311,11 +301,7 @@ TEST_CASE("the shadow model learns to drive a frozen linear cloud", "[attack][sh
   // Then rMLE against the shadow runs and returns images of the right shape.
   RmleConfig rc;
   rc.iterations = 20;
-  Tensor v;
-  {
-    NoGradGuard ng;
-    v = edge->forward(data::normalize(slice(attacker.images, 0, 0, 2), {0.5}, {0.5}));
-  }
+  const Tensor v = features_of(*edge, data::normalize(slice(attacker.images, 0, 0, 2), {0.5}, {0.5}));
   CHECK(attack.invert(v, {1, 4, 4}, rc).reconstruction.shape() == Shape{2, 1, 4, 4});
 }
 

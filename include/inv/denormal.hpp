@@ -27,31 +27,17 @@
 
 namespace inv {
 
-namespace detail {
-#ifdef INV_HAS_MXCSR
-inline constexpr unsigned kFtzDaz = 0x8040;  // FTZ (bit 15) | DAZ (bit 6)
-inline void set_mxcsr_flush(bool on) { _mm_setcsr(on ? (_mm_getcsr() | kFtzDaz) : (_mm_getcsr() & ~kFtzDaz)); }
-#endif
-}  // namespace detail
-
 /// Whether the calling thread flushes subnormal numbers to zero.
-inline bool flush_denormal() {
-#ifdef INV_HAS_MXCSR
-  return (_mm_getcsr() & detail::kFtzDaz) == detail::kFtzDaz;
-#else
-  return false;
-#endif
-}
+inline bool flush_denormal() { return parallel_detail::flush_bits() == parallel_detail::kFtzDaz; }
 
 /// Flushes (on = true) or keeps (false) subnormal numbers on the calling thread, and so
 /// in the parallel loops it starts. Returns whether this CPU supports it, as
 /// torch.set_flush_denormal.
 inline bool set_flush_denormal(bool on) {
+  parallel_detail::set_flush_bits(on ? parallel_detail::kFtzDaz : 0u);
 #ifdef INV_HAS_MXCSR
-  detail::set_mxcsr_flush(on);
   return true;
 #else
-  (void)on;
   return false;
 #endif
 }

@@ -90,10 +90,13 @@ inline void cpu_relax() {
 #endif
 }
 
-/// The subnormal-flush bits (FTZ, DAZ) of the calling thread's MXCSR, or 0.
+/// The MXCSR bits that flush subnormal numbers: FTZ (bit 15) | DAZ (bit 6).
+constexpr unsigned kFtzDaz = 0x8040u;
+
+/// The subnormal-flush bits of the calling thread's MXCSR, or 0 (inv/denormal.hpp).
 inline unsigned flush_bits() {
 #ifdef INV_HAS_MXCSR
-  return _mm_getcsr() & 0x8040u;
+  return _mm_getcsr() & kFtzDaz;
 #else
   return 0;
 #endif
@@ -101,7 +104,7 @@ inline unsigned flush_bits() {
 inline void set_flush_bits(unsigned bits) {
 #ifdef INV_HAS_MXCSR
   const unsigned csr = _mm_getcsr();
-  if ((csr & 0x8040u) != bits) _mm_setcsr((csr & ~0x8040u) | bits);
+  if ((csr & kFtzDaz) != bits) _mm_setcsr((csr & ~kFtzDaz) | bits);
 #else
   (void)bits;
 #endif

@@ -217,19 +217,20 @@ inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& in
   std::vector<double> best_value(static_cast<size_t>(n), std::numeric_limits<double>::infinity());
   r.best_iteration.assign(static_cast<size_t>(n), 0);
   const int64_t row = best.numel() / std::max<int64_t>(n, 1);
-  // Records the objectives of the iterate after `step` steps; false when one is not finite.
+  // Records the objectives of the iterate after `step` steps; returns the first one that
+  // is not finite, or 0 when all are.
   auto record = [&](const Tensor& y, int64_t step) {
     const std::vector<double> values = detail::per_image_objective(y, v, x, config);
     for (int64_t i = 0; i < n; ++i) {
       const double value = values[static_cast<size_t>(i)];
-      if (!std::isfinite(value)) return false;
+      if (!std::isfinite(value)) return value;
       if (value < best_value[static_cast<size_t>(i)]) {
         best_value[static_cast<size_t>(i)] = value;
         r.best_iteration[static_cast<size_t>(i)] = step;
         std::copy_n(x.data<float>() + i * row, row, best.data<float>() + i * row);
       }
     }
-    return true;
+    return 0.0;
   };
   auto stop = [&](double value, int64_t step) {
     const char* what = std::isnan(value) ? "nan" : "inf";
@@ -243,8 +244,9 @@ inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& in
     const Tensor y = edge.forward(x);
     Tensor obj = detail::rmle_objective_from(y, x, v, config);
     const double value = obj.item();
-    if (!std::isfinite(value) || !record(y, it)) {
-      stop(value, it);
+    const double bad = std::isfinite(value) ? record(y, it) : value;
+    if (bad != 0) {
+      stop(bad, it);
       break;
     }
     obj.backward();
@@ -263,9 +265,7 @@ inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& in
   }
   if (r.stopped.empty()) {  // the final iterate, x_T, is a candidate too
     NoGradGuard no_grad;
-    const Tensor y = edge.forward(x);
-    const double value = detail::rmle_objective_from(y, x, v, config).item();
-    if (!std::isfinite(value) || !record(y, it)) stop(value, it);
+    if (const double bad = record(edge.forward(x), it); bad != 0) stop(bad, it);
   }
   r.reconstruction = best;
   r.objective = best_value;
