@@ -165,8 +165,8 @@ void attack_cases() {
         features = edge->forward(x);
       }
       const auto t0 = std::chrono::steady_clock::now();
-      attack::detail::train_epochs(*decoder, c, ds.size(), "decoder", [&](const std::vector<int64_t>& idx) {
-        return mse_loss(decoder->forward(attack::detail::rows(features, idx)), attack::detail::rows(x, idx));
+      attack::detail::train_attacker_model(*decoder, c, ds.size(), "decoder", [&](const std::vector<int64_t>& idx) {
+        return mse_loss(decoder->forward(data::gather_rows(features, idx)), data::gather_rows(x, idx));
       });
       emit("decoder_epoch/mnist." + split,
            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
@@ -174,8 +174,10 @@ void attack_cases() {
     {
       auto shadow = models::lenet(g)->split(split).first;
       attack::ShadowModel attack(shadow, c);
+      data::Dataset normalised = ds;  // attacks take normalised images
+      normalised.images = x;
       const auto t0 = std::chrono::steady_clock::now();
-      attack.fit(*cloud, ds, {0.5}, {0.5});
+      attack.fit(*cloud, normalised);
       emit("shadow_epoch/mnist." + split,
            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }

@@ -41,13 +41,13 @@ int main(int argc, char** argv) try {
     c.lambda_tv = lambda;
     const auto r = attack::rmle(*edge, v, {1, 28, 28}, c);
     io::save_npy(out + "/v_" + split + ".npy", v);
-    io::save_npy(out + "/rec_" + split + ".npy", r.reconstruction);
-    const auto q = attack::score(firsts.images, r.reconstruction, {0.5}, {0.5});
+    io::save_npy(out + "/rec_" + split + ".npy", r.images);
+    const auto q = attack::score(firsts.images, r.images, {0.5}, {0.5});
     double psnr = 0, ssim = 0;
     for (size_t i = 0; i < q.psnr.size(); ++i) psnr += q.psnr[i] / double(q.psnr.size());
     for (size_t i = 0; i < q.ssim_reference.size(); ++i) ssim += q.ssim_reference[i] / double(q.psnr.size());
     std::printf("%s: %lld iterations, final objective %.3g, PSNR %.2f dB, SSIM %.4f\n", split.c_str(),
-                (long long)iterations, r.loss_trace.back(), psnr, ssim);
+                (long long)iterations, r.trace.back(), psnr, ssim);
   }
 } catch (const std::exception& e) {
   std::fprintf(stderr, "error: %s\n", e.what());

@@ -3,8 +3,9 @@
 //   train_target lenet     MNIST_DIR   [EPOCHS=20] [CHECKPOINT]   (MNIST or Fashion-MNIST IDX files)
 //   train_target cifar-cnn CIFAR_FILES [EPOCHS=50] [CHECKPOINT]   (train,test CIFAR binary files)
 //
-// Recipe (He, Zhang & Lee 2019, reference code): Adam(lr 1e-3, eps 1e-3, AMSGrad), batch
-// 32, cross-entropy, learning rate halved every 20 epochs. LeNet: inputs (x - 0.5)/0.5, no
+// The recipe is the library's (protocol::model_protocol(model).recipe, docs/protocol.md §2;
+// He, Zhang & Lee 2019, reference code): Adam(lr 1e-3, eps 1e-3, AMSGrad), batch 32,
+// cross-entropy, learning rate halved every 20 epochs. LeNet: inputs (x - 0.5)/0.5, no
 // augmentation. CIFAR CNN: ImageNet normalisation, random horizontal flip and random affine
 // (±10°, translation 0.1, scale 0.9-1.1). Prints a progress line per batch and the
 // validation accuracy per epoch, e.g.
@@ -21,8 +22,10 @@ int main(int argc, char** argv) try {
     return 2;
   }
   const std::string model = argv[1], data_arg = argv[2];
+  const protocol::ModelProtocol& p = protocol::model_protocol(model);
   const bool cifar = model == "cifar-cnn";
-  const int64_t epochs = argc > 3 ? std::stoll(argv[3]) : (cifar ? 50 : 20);
+  protocol::TargetRecipe recipe = p.recipe;
+  if (argc > 3) recipe.epochs = std::stoll(argv[3]);
   const std::string out = argc > 4 ? argv[4] : model + ".invckpt";
 
   data::Dataset train, test;
@@ -39,32 +42,22 @@ int main(int argc, char** argv) try {
               to_string(test.images.shape()).c_str());
 
   Generator gen(0);
-  auto net = models::by_name(model, gen);
-  const auto spec = models::spec_by_name(model);
+  auto net = p.build(gen);
   Shape one{1};
-  one.insert(one.end(), spec.input_shape.begin(), spec.input_shape.end());
+  one.insert(one.end(), p.spec.input_shape.begin(), p.spec.input_shape.end());
   std::printf("%s", net->summary(one).c_str());
 
-  optim::Adam adam(net->parameters(), optim::AdamOptions::paper(1e-3));
-  optim::StepLR halve(adam, 20, 0.5);
   train::FitOptions o;
-  o.epochs = epochs;
-  o.mean = spec.mean;
-  o.std = spec.std;
   o.validation = &test;
   o.checkpoint = out + ".train";
   o.csv_log = out + ".csv";
-  if (cifar)
-    o.augment = [](data::Batch& b, Generator& g) {
-      b.images = data::random_affine(data::random_horizontal_flip(b.images, 0.5, g), 10, 0.1, 0.9, 1.1, g);
-    };
-  const auto history = train::fit(*net, adam, &halve, train, o);
+  const auto history = protocol::train_target(*net, p.spec, recipe, train, o);
 
-  const auto result = train::evaluate(*net, test, o.mean, o.std);
+  const auto result = train::evaluate(*net, test, p.spec.mean, p.spec.std);
   double seconds = 0;
   for (const auto& h : history) seconds += h.seconds;
   std::printf("test accuracy %.2f%% after %lld epochs (%.1f s of training, %.2f s per epoch)\n",
-              100 * result.accuracy, (long long)epochs, seconds, seconds / double(history.size()));
+              100 * result.accuracy, (long long)recipe.epochs, seconds, seconds / double(history.size()));
   train::save_model(out, *net, {{"model", model}, {"test_accuracy", std::to_string(result.accuracy)}});
   std::printf("wrote %s\n", out.c_str());
 } catch (const std::exception& e) {

@@ -5,7 +5,7 @@
 # out/fashion-mnist-lenet-quick/index.html. A rerun reuses the finished work.
 #   scripts/main.sh                      the quick sweep
 #   scripts/main.sh --preset paper       the papers' protocol (hours)
-# Any arguments are passed on to `inv sweep` (see build/examples/inv sweep --help).
+# Any arguments are passed on to `inv sweep` (see build/tools/inv sweep --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${INV_BUILD_DIR:-build}  # the build directory (INV_BUILD_DIR overrides it)
@@ -13,8 +13,8 @@ build=${INV_BUILD_DIR:-build}  # the build directory (INV_BUILD_DIR overrides it
 start=$SECONDS
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" --target inv_cli
-echo "main: built $build/examples/inv in $((SECONDS - start)) s"
+echo "main: built $build/tools/inv in $((SECONDS - start)) s"
 
 start=$SECONDS
-"$build/examples/inv" sweep --dataset fashion-mnist --model lenet "$@"
+"$build/tools/inv" sweep --dataset fashion-mnist --model lenet "$@"
 echo "main: the sweep took $((SECONDS - start)) s"

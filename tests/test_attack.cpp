@@ -8,6 +8,7 @@
 #include <inv/nn/activation.hpp>
 #include <inv/models/zoo.hpp>
 #include <inv/nn/dropout.hpp>
+#include <inv/protocol/attacker_data.hpp>
 #include <inv/protocol/rmle_settings.hpp>
 
 using namespace inv;
@@ -69,12 +70,12 @@ TEST_CASE("rMLE inverts a known invertible linear edge", "[attack][rmle]") {
   c.iterations = 3000;
   c.lr = 0.05;
   const auto r = rmle(*edge, v, {1, 6, 6}, c);
-  CHECK(r.reconstruction.shape() == x.shape());
-  CHECK(mse_loss(r.reconstruction, x).item() < 1e-6);
+  CHECK(r.images.shape() == x.shape());
+  CHECK(mse_loss(r.images, x).item() < 1e-6);
   REQUIRE(r.objective.size() == 3);
   for (double o : r.objective) CHECK(o < 1e-5);
-  CHECK(r.loss_trace.size() == 3000);
-  CHECK(r.loss_trace.back() < r.loss_trace.front());
+  CHECK(r.trace.size() == 3000);
+  CHECK(r.trace.back() < r.trace.front());
 }
 
 TEST_CASE("rMLE attacks a batch as independent images", "[attack][rmle]") {
@@ -88,9 +89,9 @@ TEST_CASE("rMLE attacks a batch as independent images", "[attack][rmle]") {
   c.iterations = 50;
   c.lambda_tv = 0.5;
   c.lambda_l2 = 0.1;
-  const Tensor both = rmle(*edge, v, {1, 8, 8}, c).reconstruction;
+  const Tensor both = rmle(*edge, v, {1, 8, 8}, c).images;
   for (int64_t i = 0; i < 2; ++i) {
-    const Tensor one = rmle(*edge, slice(v, 0, i, i + 1), {1, 8, 8}, c).reconstruction;
+    const Tensor one = rmle(*edge, slice(v, 0, i, i + 1), {1, 8, 8}, c).images;
     CHECK(allclose(one, slice(both, 0, i, i + 1), 1e-5, 1e-6));
   }
 }
@@ -140,22 +141,22 @@ TEST_CASE("rMLE returns each image's best iterate with its own objective", "[att
   const auto both = rmle(*edge, v, {1, 4, 4}, c);
   REQUIRE(both.best_iteration.size() == 2);
   CHECK(both.stopped.empty());
-  CHECK(both.iterations == 40);
+  CHECK(both.cost.iterations == 40);
   for (int64_t i = 0; i < 2; ++i) {
     // Alone, the image's trace is its objective at x_0 ... x_39; its best is the minimum of
     // those and of the final iterate x_40 (which the trace does not hold).
     const auto one = rmle(*edge, slice(v, 0, i, i + 1), {1, 4, 4}, c);
-    const double trace_min = *std::min_element(one.loss_trace.begin(), one.loss_trace.end());
+    const double trace_min = *std::min_element(one.trace.begin(), one.trace.end());
     CHECK(one.objective[0] <= trace_min * (1 + 1e-6));
-    CHECK(one.objective[0] < one.loss_trace.back());  // the last evaluated step was not the best
+    CHECK(one.objective[0] < one.trace.back());  // the last evaluated step was not the best
     CHECK(one.best_iteration[0] < 40);
     // Images do not interact: the batch returns the same iterate and objective.
     CHECK(both.best_iteration[size_t(i)] == one.best_iteration[0]);
-    CHECK(allclose(one.reconstruction, slice(both.reconstruction, 0, i, i + 1), 1e-5, 1e-6));
+    CHECK(allclose(one.images, slice(both.images, 0, i, i + 1), 1e-5, 1e-6));
     // The objective returned is that of the reconstruction returned.
     NoGradGuard ng;
-    const double recomputed = add(mse_loss(edge->forward(one.reconstruction), slice(v, 0, i, i + 1)),
-                                  mul(total_variation(one.reconstruction, c.tv), c.lambda_tv))
+    const double recomputed = add(mse_loss(edge->forward(one.images), slice(v, 0, i, i + 1)),
+                                  mul(total_variation(one.images, c.tv), c.lambda_tv))
                                   .item();
     CHECK(one.objective[0] == Approx(recomputed).epsilon(1e-5));
   }
@@ -171,9 +172,9 @@ TEST_CASE("rMLE stops at a non-finite objective and keeps the best finite iterat
   c.lr = 1e37;
   const auto r = rmle(*edge, v, {1, 4, 4}, c);
   CHECK_THAT(r.stopped, Catch::Contains("the objective became inf at iteration 2"));
-  CHECK(r.iterations == 1);
+  CHECK(r.cost.iterations == 1);
   CHECK(r.best_iteration == std::vector<int64_t>{0});
-  CHECK(equal(r.reconstruction, zeros({1, 1, 4, 4})));
+  CHECK(equal(r.images, zeros({1, 1, 4, 4})));
   CHECK(std::isfinite(r.objective[0]));
 }
 
@@ -220,7 +221,7 @@ TEST_CASE("rMLE projection keeps pixels in the valid box", "[attack][rmle]") {
   c.mean = {0.5};
   c.std = {0.5};
   const auto r = rmle(*edge, v, {1, 4, 4}, c);
-  for (float p : r.reconstruction.to_vector<float>()) CHECK((p >= -1.0f && p <= 1.0f));
+  for (float p : r.images.to_vector<float>()) CHECK((p >= -1.0f && p <= 1.0f));
 }
 
 TEST_CASE("the oracle counts exactly what was asked and enforces its budget", "[attack][oracle]") {
@@ -254,7 +255,7 @@ TEST_CASE("the inverse network learns the inverse of a linear edge", "[attack][i
   CHECK(history.back() < 1e-6);
   const Tensor secret = images(5, 1, 4, 13);
   const Tensor v = oracle.query(secret);
-  CHECK(mse_loss(attack.invert(v), secret).item() < 1e-6);
+  CHECK(mse_loss(attack.invert(v).images, secret).item() < 1e-6);
   CHECK(before.same_as(*edge));
   auto wrong = std::make_shared<nn::Sequential>();
   wrong->emplace<nn::Conv2d>("conv", 2, 3, 1);
@@ -270,13 +271,13 @@ TEST_CASE("the shadow model learns to drive a frozen linear cloud", "[attack][sh
   target->emplace<nn::Flatten>("flatten");
   target->emplace<nn::Linear>("fc", 32, 2, true, g);
   auto [edge, cloud] = target->split("conv");
-  // The attacker's data, labelled by the target itself.
+  // The attacker's data, normalised as every attack takes it, labelled by the target itself.
   data::Dataset attacker;
   attacker.classes = {"a", "b"};
-  attacker.images = rand({128, 1, 4, 4}, g);
+  attacker.images = data::normalize(rand({128, 1, 4, 4}, g), {0.5}, {0.5});
   {
     NoGradGuard ng;
-    attacker.labels = argmax(target->forward(data::normalize(attacker.images, {0.5}, {0.5})), 1);
+    attacker.labels = argmax(target->forward(attacker.images), 1);
   }
   const Snapshot cloud_before(*cloud), edge_before(*edge);
   EdgeOracle untouched(edge);  // the query-free attacker gets no oracle: count stays 0
@@ -287,11 +288,11 @@ TEST_CASE("the shadow model learns to drive a frozen linear cloud", "[attack][sh
   c.batch_size = 16;
   c.lr = 0.02;
   ShadowModel attack(shadow, c);
-  attack.fit(*cloud, attacker, {0.5}, {0.5});
+  attack.fit(*cloud, attacker);
   int64_t agree = 0;
   {
     NoGradGuard ng;
-    const auto pred = argmax(cloud->forward(shadow->forward(data::normalize(attacker.images, {0.5}, {0.5}))), 1);
+    const auto pred = argmax(cloud->forward(shadow->forward(attacker.images)), 1);
     for (size_t i = 0; i < pred.size(); ++i) agree += pred[i] == attacker.labels[i];
   }
   CHECK(double(agree) / 128.0 >= 0.95);
@@ -301,8 +302,8 @@ TEST_CASE("the shadow model learns to drive a frozen linear cloud", "[attack][sh
   // Then rMLE against the shadow runs and returns images of the right shape.
   RmleConfig rc;
   rc.iterations = 20;
-  const Tensor v = features_of(*edge, data::normalize(slice(attacker.images, 0, 0, 2), {0.5}, {0.5}));
-  CHECK(attack.invert(v, {1, 4, 4}, rc).reconstruction.shape() == Shape{2, 1, 4, 4});
+  const Tensor v = features_of(*edge, slice(attacker.images, 0, 0, 2));
+  CHECK(attack.invert(v, {1, 4, 4}, rc).images.shape() == Shape{2, 1, 4, 4});
 }
 
 TEST_CASE("automatic decoders map any edge output back to the input shape", "[attack][decoder]") {
@@ -355,4 +356,181 @@ TEST_CASE("the protocol's rMLE table: every split point of the zoo has its block
   }
   CHECK_THROWS_WITH(white_box_rmle("lenet", "flatten"), Catch::Contains("'flatten' is not a split point of lenet"));
   CHECK_THROWS_WITH(white_box_rmle("resnet18", "layer1"), Catch::Contains("no rMLE settings for model 'resnet18'"));
+}
+
+TEST_CASE("the protocol table: every model's entry covers its split points, decoders and shadows", "[attack][protocol]") {
+  CHECK(protocol::protocol_model_names() == std::vector<std::string>{"lenet", "cifar-cnn"});
+  CHECK_THROWS_WITH(protocol::model_protocol("resnet"), Catch::Contains("unknown model 'resnet' (models: lenet, cifar-cnn)"));
+  for (const protocol::ModelProtocol& p : protocol::model_protocols()) {
+    INFO(p.spec.name);
+    Generator g(0);
+    auto net = p.build(g);
+    Shape in{1};
+    in.insert(in.end(), p.spec.input_shape.begin(), p.spec.input_shape.end());
+    // The blocks list every split point once, in layer order.
+    std::vector<std::string> listed;
+    for (const protocol::RmleBlock& b : p.rmle_blocks) listed.insert(listed.end(), b.layers.begin(), b.layers.end());
+    CHECK(listed == net->split_points());
+    // Decoders and shadows, where the paper has them, fit the edge's shapes.
+    NoGradGuard ng;
+    for (const std::string& split : net->split_points()) {
+      const Tensor v = net->split(split).first->forward(zeros(in));
+      if (auto d = p.paper_decoder(split, g)) CHECK(d->forward(v).shape() == in);
+      if (auto s = p.paper_shadow(split, g)) CHECK(s->forward(zeros(in)).shape() == v.shape());
+    }
+  }
+  CHECK(protocol::model_protocol("lenet").recipe.epochs == 20);
+  CHECK(protocol::model_protocol("cifar-cnn").recipe.epochs == 50);
+  CHECK(protocol::model_protocol("cifar-cnn").recipe.augment);
+}
+
+TEST_CASE("the attacker's data: train, disjoint and noise sets, normalised, with clear refusals", "[attack][protocol]") {
+  using protocol::AttackerSet;
+  data::Dataset train;
+  train.classes = {"a", "b"};
+  train.images = full({10, 1, 2, 2}, 1.0);
+  for (int64_t i = 0; i < 10; ++i) train.labels.push_back(i % 2);
+  const auto first = protocol::make_attacker_data(train, 4, AttackerSet::Train, 3, {0.5}, {0.5}, {1, 2, 2}, 0);
+  CHECK(first.images.shape() == Shape{3, 1, 2, 2});
+  CHECK(equal(first.images, full({3, 1, 2, 2}, 1.0)));  // (1 - 0.5) / 0.5
+  CHECK(first.labels == std::vector<int64_t>{0, 1, 0});
+  const auto held = protocol::make_attacker_data(train, 4, AttackerSet::Disjoint, 0, {0.5}, {0.5}, {1, 2, 2}, 0);
+  CHECK(held.labels == std::vector<int64_t>{0, 1, 0, 1});  // images 6..9, the held-out tail
+  CHECK_THAT(held.description, Catch::Contains("4 held-out training images"));
+  const auto noise = protocol::make_attacker_data(train, 4, AttackerSet::Noise, 5, {0.5}, {0.5}, {1, 2, 2}, 7);
+  CHECK((noise.images.shape() == Shape{5, 1, 2, 2} && !noise.labelled()));
+  CHECK(equal(noise.images, protocol::make_attacker_data(train, 4, AttackerSet::Noise, 5, {0.5}, {0.5}, {1, 2, 2}, 7).images));
+  CHECK_THROWS_WITH(protocol::make_attacker_data(train, 0, AttackerSet::Disjoint, 0, {0.5}, {0.5}, {1, 2, 2}, 0),
+                    Catch::Contains("trained with holdout 0"));
+  CHECK_THROWS_WITH(protocol::make_attacker_data(train, 11, AttackerSet::Train, 0, {0.5}, {0.5}, {1, 2, 2}, 0),
+                    Catch::Contains("the training set has 10 images but the target held out the last 11"));
+  CHECK_THROWS_WITH(protocol::make_attacker_data(train, 4, AttackerSet::Noise, 10001, {0.5}, {0.5}, {1, 2, 2}, 0),
+                    Catch::Contains("10001 attacker images exceed the limit of 10000 noise images"));
+  CHECK(protocol::holdout_size(-1, 60000) == 10000);
+  CHECK(protocol::holdout_size(-1, 60) == 10);
+  CHECK_THROWS_WITH(protocol::holdout_size(5, 5), Catch::Contains("leaves no training image"));
+  CHECK_THROWS_WITH(protocol::parse_attacker_set("all"), Catch::Contains("train, disjoint, noise"));
+}
+
+namespace {
+
+/// A tiny trained LeNet-like target on 1x8x8 images, with its protocol entry.
+struct TinyTarget {
+  protocol::ModelProtocol protocol;
+  std::shared_ptr<nn::Sequential> net;
+  protocol::AttackerData data;
+  Tensor v;  // the features at "relu" of 3 images
+};
+
+TinyTarget tiny_target() {
+  TinyTarget t;
+  t.protocol.spec = {"tiny", {1, 8, 8}, {0.5}, {0.5}};
+  t.protocol.build = [](Generator& g) {
+    auto m = std::make_shared<nn::Sequential>();
+    m->emplace<nn::Conv2d>("conv", 1, 4, 3, Conv2dOptions().padding(1), true, g);
+    m->emplace<nn::ReLU>("relu");
+    m->emplace<nn::Flatten>("flatten");
+    m->emplace<nn::Linear>("fc", 256, 2, true, g);
+    return m;
+  };
+  t.protocol.rmle_blocks = {{{"conv", "relu", "fc"}, "relu", 1e-2, 0}};
+  Generator g(21);
+  t.net = t.protocol.build(g);
+  t.net->eval();
+  t.data.images = randn({16, 1, 8, 8}, g);
+  t.data.classes = {"a", "b"};
+  for (int64_t i = 0; i < 16; ++i) t.data.labels.push_back(i % 2);
+  t.v = features_of(*t.net->split("relu").first, images(3, 1, 8, 30));
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("the attack catalogue: unique names and seed streams, each granted only its access", "[attack][registry]") {
+  std::vector<std::string> names;
+  std::vector<uint64_t> streams;
+  for (const AttackInfo& a : attacks()) names.push_back(a.name), streams.push_back(a.stream_id);
+  CHECK(names == std::vector<std::string>{"white-box", "black-box", "query-free"});
+  CHECK(attack_names() == names);
+  std::sort(streams.begin(), streams.end());
+  CHECK(std::adjacent_find(streams.begin(), streams.end()) == streams.end());
+  CHECK(find_attack("magic") == nullptr);
+
+  // Each threat model's attack, run through the harness with a probe that asks for
+  // everything: only its own access is there.
+  TinyTarget t = tiny_target();
+  const SplitTarget split{&t.protocol, t.net, "relu"};
+  for (const AttackInfo& real : attacks()) {
+    INFO(real.name);
+    AttackInfo probe = real;
+    std::vector<std::string> granted;
+    probe.run = [&](const Granted& g, const Tensor& v, const AttackSettings&) {
+      auto has = [&](const char* what, auto&& get) {
+        try {
+          get();
+          granted.push_back(what);
+        } catch (const inv::Error&) {
+        }
+      };
+      has("edge", [&] { g.edge(); });
+      has("oracle", [&] { g.oracle(); });
+      has("cloud", [&] { g.cloud(); });
+      has("data", [&] { g.data(); });
+      Reconstruction r;
+      r.images = zeros({v.size(0), 1, 8, 8});
+      return r;
+    };
+    run_attack(probe, split, t.v, &t.data, AttackSettings());
+    switch (real.access) {
+      case Access::WhiteBox: CHECK(granted == std::vector<std::string>{"edge"}); break;
+      case Access::BlackBox: CHECK(granted == std::vector<std::string>{"oracle", "data"}); break;
+      case Access::QueryFree: CHECK(granted == std::vector<std::string>{"cloud", "data"}); break;
+    }
+  }
+}
+
+TEST_CASE("the harness runs each attack as its own header does, and reports the cost", "[attack][registry]") {
+  TinyTarget t = tiny_target();
+  const SplitTarget split{&t.protocol, t.net, "relu"};
+  AttackSettings s;
+  s.rmle.iterations = 30;
+  s.decoder.epochs = 2;
+  s.shadow.epochs = 2;
+  s.decoder.batch_size = s.shadow.batch_size = 8;
+
+  // White-box: the harness's rMLE is attack::rmle on the edge, bit for bit.
+  const Reconstruction white = run_attack(*find_attack("white-box"), split, t.v, nullptr, s);
+  const Reconstruction direct = rmle(*t.net->split("relu").first, t.v, {1, 8, 8}, s.rmle);
+  CHECK(equal(white.images, direct.images));
+  CHECK(white.objective == direct.objective);
+  CHECK(white.cost.iterations == 30);
+  CHECK(white.cost.queries == 0);
+
+  // Black-box: one query per attacker image, a decoder trained 2 epochs; same seed, same bits.
+  const Reconstruction black = run_attack(*find_attack("black-box"), split, t.v, &t.data, s);
+  CHECK(black.images.shape() == Shape{3, 1, 8, 8});
+  CHECK(black.cost.queries == 16);
+  CHECK((black.cost.epochs == 2 && black.cost.training_images == 16 && black.train_loss.size() == 2));
+  CHECK(black.objective.empty());
+  CHECK(black.architecture == "auto decoder");
+  CHECK(equal(black.images, run_attack(*find_attack("black-box"), split, t.v, &t.data, s).images));
+  AttackSettings other = s;
+  other.seed = 1;
+  CHECK_FALSE(equal(black.images, run_attack(*find_attack("black-box"), split, t.v, &t.data, other).images));
+
+  // Query-free: a shadow trained through the cloud, then rMLE; the target is left unchanged.
+  const Snapshot before(*t.net);
+  const Reconstruction free = run_attack(*find_attack("query-free"), split, t.v, &t.data, s);
+  CHECK(before.same_as(*t.net));
+  CHECK(free.images.shape() == Shape{3, 1, 8, 8});
+  CHECK((free.cost.iterations == 30 && free.cost.epochs == 2 && free.cost.queries == 0));
+  CHECK(free.architecture == "copy of the edge (same structure)");
+
+  // Attacks that need the attacker's images say so without them, and noise has no labels.
+  CHECK_THROWS_WITH(run_attack(*find_attack("black-box"), split, t.v, nullptr, s),
+                    Catch::Contains("black-box: needs the attacker's own images"));
+  protocol::AttackerData noise = t.data;
+  noise.labels.clear();
+  CHECK_THROWS_WITH(run_attack(*find_attack("query-free"), split, t.v, &noise, s),
+                    Catch::Contains("query-free: the attacker needs labelled images"));
 }

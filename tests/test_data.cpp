@@ -320,6 +320,14 @@ TEST_CASE("Dataset subset, head and first index of each class", "[data][dataset]
   CHECK_THROWS_WITH(bad.check(), Catch::Contains("7 images but 6 labels"));
 }
 
+TEST_CASE("gather_rows copies the rows asked for and refuses an index out of range", "[data][dataset]") {
+  const Tensor x = tensor({0, 1, 2, 3, 4, 5}, {3, 2});
+  CHECK(equal(gather_rows(x, {2, 0, 2}), tensor({4, 5, 0, 1, 4, 5}, {3, 2})));
+  CHECK(gather_rows(x, {}).shape() == Shape{0, 2});
+  CHECK_THROWS_WITH(gather_rows(x, {3}), Catch::Contains("index 3 out of range [0, 3)"));
+  CHECK_THROWS_WITH(gather_rows(x, {-1}), Catch::Contains("index -1 out of range"));
+}
+
 TEST_CASE("interleave_classes: round-robin by class, each class in its own order (worked example)",
           "[data][dataset]") {
   Dataset ds;

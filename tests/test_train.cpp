@@ -8,6 +8,7 @@
 #include <inv/data/transforms.hpp>
 #include <inv/models/zoo.hpp>
 #include <inv/optim/adam.hpp>
+#include <inv/optim/sgd.hpp>
 #include <inv/train/fit.hpp>
 
 using namespace inv;
@@ -237,4 +238,43 @@ TEST_CASE("progress prints plain lines when the output is not a terminal", "[tra
   CHECK(out.find("done\n") != std::string::npos);
   CHECK(train::format_duration(3725) == "1:02:05");
   CHECK(train::format_duration(65) == "1:05");
+}
+
+TEST_CASE("the training loop visits epoch_order's batches, the DataLoader's, and steps once per batch", "[train][loop]") {
+  Generator g(31);
+  auto net = small_net(31);
+  net->eval();  // the loop trains in training mode, then restores this
+  optim::SGD opt(net->parameters(), optim::SGDOptions{1e-3});
+  train::LoopOptions o;
+  o.epochs = 2;
+  o.batch_size = 4;
+  o.seed = 9;
+  o.quiet = true;
+  std::vector<std::vector<int64_t>> seen;
+  const Tensor x = randn({10, 1, 8, 8}, g);
+  const auto history = train::train_epochs(*net, opt, nullptr, 10, o, [&](const train::BatchIndices& b) {
+    seen.push_back(b.indices);
+    CHECK(net->is_training());
+    return train::BatchLoss{mean(square(net->forward(data::gather_rows(x, b.indices))))};
+  });
+  REQUIRE(seen.size() == 6);  // 2 epochs of batches 4, 4, 2
+  CHECK((seen[0].size() == 4 && seen[2].size() == 2));
+  data::Dataset ds;
+  ds.images = x;
+  ds.labels.assign(10, 0);
+  ds.classes = {"x"};
+  const data::DataLoader loader(ds, 4, true, 9);
+  for (int64_t e = 0; e < 2; ++e) {
+    std::vector<int64_t> flat;
+    for (int64_t b = 0; b < 3; ++b) flat.insert(flat.end(), seen[size_t(3 * e + b)].begin(), seen[size_t(3 * e + b)].end());
+    CHECK(flat == loader.order(e));
+    CHECK(flat == data::epoch_order(10, true, 9, e));
+  }
+  REQUIRE(history.size() == 2);
+  CHECK((history[0].epoch == 1 && history[1].epoch == 2));
+  CHECK(std::isnan(history[0].train_accuracy));  // not a classifier
+  CHECK_FALSE(net->is_training());  // the mode is restored: eval
+  CHECK_THROWS_WITH(train::train_epochs(*net, opt, nullptr, 10, o,
+                                        [&](const train::BatchIndices&) { return train::BatchLoss{full({}, NAN)}; }),
+                    Catch::Contains("the loss became nan at epoch 1, batch 1"));
 }

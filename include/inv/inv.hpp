@@ -57,6 +57,10 @@
 // Image-quality metrics, training loops and the attacks.
 #include "inv/metrics.hpp"
 #include "inv/train/progress.hpp"
+#include "inv/train/loop.hpp"
 #include "inv/train/fit.hpp"
 #include "inv/attack.hpp"
+#include "inv/protocol/model_protocol.hpp"
 #include "inv/protocol/rmle_settings.hpp"
+#include "inv/protocol/attacker_data.hpp"
+#include "inv/protocol/target_training.hpp"

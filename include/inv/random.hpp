@@ -103,4 +103,14 @@ inline Generator& default_generator() {
 /// Reseeds the default generator, like torch.manual_seed.
 inline void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 
+/// A well-mixed 64-bit seed from a seed and a stream number (the splitmix64 finaliser).
+/// Every random stream of the library derives its seed this way, e.g. the shuffling of
+/// epoch e from (seed, e), so that streams are independent of each other and reproducible.
+inline uint64_t mix_seed(uint64_t seed, uint64_t stream) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 }  // namespace inv

@@ -11,12 +11,13 @@
 #include <functional>
 
 #include "inv/attack/access.hpp"
+#include "inv/attack/reconstruction.hpp"
 #include "inv/data/loader.hpp"
 #include "inv/denormal.hpp"
 #include "inv/ops/loss.hpp"
 #include "inv/optim/adam.hpp"
 #include "inv/optim/lr_scheduler.hpp"
-#include "inv/train/progress.hpp"
+#include "inv/train/loop.hpp"
 
 namespace inv::attack {
 
@@ -42,59 +43,22 @@ struct TrainConfig {
 
 namespace detail {
 
-/// Trains `model` on mini-batches: loss(batch) is the objective; returns the mean loss per epoch.
-inline std::vector<double> train_epochs(nn::Module& model, const TrainConfig& c, int64_t n, const char* what,
-                                        const std::function<Tensor(const std::vector<int64_t>&)>& loss) {
+/// Trains `model` with the paper's Adam and StepLR on `n` items through the one training
+/// loop (train::train_epochs); loss(indices) is a batch's loss. Returns the mean loss per epoch.
+inline std::vector<double> train_attacker_model(nn::Module& model, const TrainConfig& c, int64_t n, const char* what,
+                                                const std::function<Tensor(const std::vector<int64_t>&)>& loss) {
   optim::Adam adam(model.parameters(), optim::AdamOptions::paper(c.lr).with_eps(c.eps).with_amsgrad(c.amsgrad));
   optim::StepLR sched(adam, c.halve_every > 0 ? c.halve_every : 1, c.halve_every > 0 ? 0.5 : 1.0);
-  train::Progress progress(c.quiet);
-  nn::ModeGuard mode(model, true);
-  FlushDenormalGuard flush(c.flush_denormal);
-  // The loader only orders indices: a dataset of n labels, no pixels.
-  data::Dataset index_set;
-  index_set.images = zeros({n, 1, 1, 1});
-  index_set.labels.assign(static_cast<size_t>(n), 0);
-  index_set.classes = {"x"};
-  const data::DataLoader loader(index_set, c.batch_size, true, c.seed);
-  std::vector<double> history;
-  for (int64_t e = 0; e < c.epochs; ++e) {
-    progress.start(std::string(what) + " epoch " + std::to_string(e + 1) + "/" + std::to_string(c.epochs),
-                   loader.num_batches());
-    const auto order = loader.order(e);
-    double sum = 0;
-    int64_t seen = 0;
-    for (int64_t b = 0; b < loader.num_batches(); ++b) {
-      const int64_t begin = b * c.batch_size, end = std::min(n, begin + c.batch_size);
-      const std::vector<int64_t> idx(order.begin() + begin, order.begin() + end);
-      adam.zero_grad();
-      Tensor l = loss(idx);
-      const double v = l.item();
-      INV_CHECK(std::isfinite(v), what, ": the loss became ", std::isnan(v) ? "nan" : "inf", " at epoch ", e + 1,
-                " (lower the learning rate?)");
-      l.backward();
-      adam.step();
-      sum += v * double(idx.size());
-      seen += int64_t(idx.size());
-      char stats[48];
-      std::snprintf(stats, sizeof stats, "loss %.5f", sum / double(seen));
-      progress.update(b + 1, stats, seen, "samples/s");
-    }
-    sched.step();
-    history.push_back(sum / double(std::max<int64_t>(seen, 1)));
-  }
-  return history;
-}
-
-/// Rows `idx` of a tensor (N, ...), as a new tensor.
-inline Tensor rows(const Tensor& t, const std::vector<int64_t>& idx) {
-  Shape s = t.shape();
-  s[0] = int64_t(idx.size());
-  const int64_t row = t.numel() / std::max<int64_t>(t.size(0), 1);
-  Tensor out = empty(s, t.dtype());
-  const float* p = t.data<float>();
-  float* q = out.data<float>();
-  for (size_t i = 0; i < idx.size(); ++i) std::copy_n(p + idx[i] * row, row, q + int64_t(i) * row);
-  return out;
+  train::LoopOptions o;
+  o.epochs = c.epochs;
+  o.batch_size = c.batch_size;
+  o.seed = c.seed;
+  o.what = what;
+  o.quiet = c.quiet;
+  o.flush_denormal = c.flush_denormal;
+  return train::losses(train::train_epochs(model, adam, &sched, n, o, [&](const train::BatchIndices& b) {
+    return train::BatchLoss{loss(b.indices)};
+  }));
 }
 
 }  // namespace detail
@@ -128,16 +92,20 @@ class InverseNetwork {
       INV_CHECK(out == want, "InverseNetwork: the decoder maps features ", to_string(features.shape()), " to ",
                 to_string(out), " per sample, expected ", to_string(want));
     }
-    return detail::train_epochs(*decoder_, config_, n, "inverse network", [&](const std::vector<int64_t>& idx) {
-      return mse_loss(decoder_->forward(detail::rows(features, idx)), detail::rows(attacker_images, idx));
+    return detail::train_attacker_model(*decoder_, config_, n, "inverse network", [&](const std::vector<int64_t>& idx) {
+      return mse_loss(decoder_->forward(data::gather_rows(features, idx)), data::gather_rows(attacker_images, idx));
     });
   }
 
-  /// g(v): the reconstruction of features v, normalised, in evaluation mode.
-  Tensor invert(const Tensor& features) {
+  /// g(v): the reconstruction (Reconstruction::images, normalised) of features v (N, ...),
+  /// computed in evaluation mode without gradients. The objective is empty: g(v) minimises
+  /// nothing per image.
+  Reconstruction invert(const Tensor& features) {
     nn::ModeGuard mode(*decoder_, false);
     NoGradGuard no_grad;
-    return decoder_->forward(features);
+    Reconstruction r;
+    r.images = decoder_->forward(features);
+    return r;
   }
 
   nn::Module& decoder() { return *decoder_; }

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "inv/attack/access.hpp"
+#include "inv/attack/reconstruction.hpp"
 #include "inv/denormal.hpp"
 #include "inv/kernels/sum.hpp"
 #include "inv/ops/loss.hpp"
@@ -84,15 +85,6 @@ struct RmleConfig {
               "rMLE: project needs the normalisation mean and std (same number of channels)");
     INV_CHECK(trace_every >= 1 && progress_every >= 1, "rMLE: trace_every and progress_every must be >= 1");
   }
-};
-
-struct RmleResult {
-  Tensor reconstruction;               // (N, C, H, W), normalised space, not clipped: each image's best iterate
-  std::vector<double> objective;       // the objective of each image at its best iterate
-  std::vector<int64_t> best_iteration; // per image, the iterate returned: 0 = the start, k = after k steps
-  std::vector<double> loss_trace;      // summed objective, every trace_every iterations
-  int64_t iterations = 0;              // steps taken (fewer than asked when stopped)
-  std::string stopped;                 // empty, or why the run stopped early (a non-finite objective)
 };
 
 namespace detail {
@@ -166,13 +158,14 @@ inline void project_box(Tensor& x, const std::vector<double>& mean, const std::v
 
 /// The white-box attack: reconstructs x from features v = f1(x) with the edge model f1.
 /// `input_shape` is one image's (C, H, W). Returns each image's best iterate (see the
-/// header). Leaves the edge's parameters, buffers, gradients and modes unchanged.
+/// header) in Reconstruction::images, with its objective, best_iteration, the trace and
+/// cost.iterations (steps taken; fewer than asked when stopped early). Leaves the edge's parameters, buffers, gradients and modes unchanged.
 /// Throws inv::Error for an invalid config, an edge with a Dropout or BatchNorm2d module
 /// in training mode (naming it), features the edge cannot produce (shape mismatch), a
 /// non-finite objective at the start (there is no finite iterate to return), or an
 /// all-zero first gradient (from an exact-zero start through a ReLU edge with zero biases
 /// every gradient is zero, and the attack would silently return its start).
-inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& input_shape, const RmleConfig& config) {
+inline Reconstruction rmle(nn::Module& edge, const Tensor& features, const Shape& input_shape, const RmleConfig& config) {
   config.validate();
   INV_CHECK(input_shape.size() == 3, "rMLE: input_shape must be (C, H, W), got ", to_string(input_shape));
   INV_CHECK(features.dim() >= 2 && features.dtype() == kFloat32, "rMLE: expected float32 features (N, ...), got ",
@@ -211,7 +204,7 @@ inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& in
                               .with_amsgrad(config.amsgrad)
                               .with_eps_placement(config.eps_placement));
   FlushDenormalGuard flush(config.flush_denormal);
-  RmleResult r;
+  Reconstruction r;
   // best holds each image's best iterate so far; an image's row is copied when it improves.
   Tensor best = copy_data(x.detach());
   std::vector<double> best_value(static_cast<size_t>(n), std::numeric_limits<double>::infinity());
@@ -259,7 +252,7 @@ inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& in
     }
     adam.step();
     if (config.project) detail::project_box(x, config.mean, config.std);
-    if (it % config.trace_every == 0) r.loss_trace.push_back(value);
+    if (it % config.trace_every == 0) r.trace.push_back(value);
     if (config.on_progress && ((it + 1) % config.progress_every == 0 || it + 1 == config.iterations))
       config.on_progress(it + 1, value);
   }
@@ -267,9 +260,9 @@ inline RmleResult rmle(nn::Module& edge, const Tensor& features, const Shape& in
     NoGradGuard no_grad;
     if (const double bad = record(edge.forward(x), it); bad != 0) stop(bad, it);
   }
-  r.reconstruction = best;
+  r.images = best;
   r.objective = best_value;
-  r.iterations = it;
+  r.cost.iterations = it;
   return r;
 }
 

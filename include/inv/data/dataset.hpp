@@ -53,18 +53,22 @@ inline void gather_rows(const uint8_t* src, uint8_t* dst, const std::vector<int6
   });
 }
 
-/// The rows of x (first dimension) at `indices`, as a new tensor.
+}  // namespace data_detail
+
+/// The rows of x (N, ...) at `indices` (first dimension), as a new tensor. Throws
+/// inv::Error when x has no dimension or an index is outside [0, N).
 inline Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& indices) {
+  INV_CHECK(x.dim() >= 1, "gather_rows: expected a tensor (N, ...), got shape ", to_string(x.shape()));
+  for (int64_t i : indices)
+    INV_CHECK(i >= 0 && i < x.size(0), "gather_rows: index ", i, " out of range [0, ", x.size(0), ")");
   Shape shape = x.shape();
   shape[0] = static_cast<int64_t>(indices.size());
   Tensor out = empty(shape, x.dtype());
   const size_t row_bytes = size_t(x.numel() / std::max<int64_t>(1, x.size(0))) * element_size(x.dtype());
   const auto* src = static_cast<const uint8_t*>(x.impl().storage->data()) + x.impl().offset * element_size(x.dtype());
-  gather_rows(src, static_cast<uint8_t*>(out.impl().storage->data()), indices, row_bytes);
+  data_detail::gather_rows(src, static_cast<uint8_t*>(out.impl().storage->data()), indices, row_bytes);
   return out;
 }
-
-}  // namespace data_detail
 
 inline void Dataset::check() const {
   INV_CHECK(images.defined(), "Dataset: images are undefined");
@@ -87,7 +91,7 @@ inline Dataset Dataset::subset(const std::vector<int64_t>& indices) const {
               ") is outside [0, ", size(), ")");
     out.labels.push_back(labels[size_t(indices[i])]);
   }
-  out.images = data_detail::gather_rows(images, indices);
+  out.images = gather_rows(images, indices);
   return out;
 }
 

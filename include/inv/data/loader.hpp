@@ -34,17 +34,20 @@ struct Batch {
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 };
 
-namespace data_detail {
-
-/// A well-mixed 64-bit seed from a seed and a stream number (splitmix64 finaliser).
-inline uint64_t mix_seed(uint64_t seed, uint64_t stream) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (stream + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+/// The order in which epoch `epoch` visits N items: 0..N-1 without shuffle, else a
+/// Fisher–Yates permutation from Generator(mix_seed(seed, epoch)). DataLoader and every
+/// training loop (train/fit.hpp) draw their batches from it. Throws when epoch < 0 or n < 0.
+inline std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, int64_t epoch) {
+  INV_CHECK(epoch >= 0, "epoch_order: epoch must be >= 0, got ", epoch);
+  INV_CHECK(n >= 0, "epoch_order: n must be >= 0, got ", n);
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>(i);
+  if (shuffle) {
+    Generator gen(mix_seed(seed, static_cast<uint64_t>(epoch)));
+    for (size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[size_t(gen.randint(int64_t(i)))]);
+  }
+  return idx;
 }
-
-}  // namespace data_detail
 
 class DataLoader {
  public:
@@ -77,13 +80,7 @@ class DataLoader {
   /// Fisher–Yates permutation from Generator(mix(seed, epoch)). Throws when epoch < 0.
   std::vector<int64_t> order(int64_t epoch) const {
     INV_CHECK(epoch >= 0, "DataLoader: epoch must be >= 0, got ", epoch);
-    std::vector<int64_t> idx(static_cast<size_t>(ds_.size()));
-    for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>(i);
-    if (shuffle_) {
-      Generator gen(data_detail::mix_seed(seed_, static_cast<uint64_t>(epoch)));
-      for (size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[size_t(gen.randint(int64_t(i)))]);
-    }
-    return idx;
+    return epoch_order(ds_.size(), shuffle_, seed_, epoch);
   }
 
   /// Batch b of an epoch whose order() is `order`: images copied into a new (B, C, H, W)
@@ -94,17 +91,23 @@ class DataLoader {
     INV_CHECK(int64_t(order.size()) == ds_.size(), "DataLoader: order has ", order.size(), " entries, expected ",
               ds_.size());
     const int64_t begin = b * batch_size_, end = std::min(ds_.size(), begin + batch_size_);
+    return assemble(std::vector<int64_t>(order.begin() + begin, order.begin() + end), epoch, b);
+  }
+
+  /// The batch of the dataset's items `indices`, as batch b of epoch `epoch`: images
+  /// copied into a new (B, C, H, W) tensor, then the transform applied with the
+  /// Generator of (seed, epoch, b). Throws when an index is out of range.
+  Batch assemble(std::vector<int64_t> indices, int64_t epoch, int64_t b) const {
     Batch out;
-    out.indices.assign(order.begin() + begin, order.begin() + end);
+    out.indices = std::move(indices);
     out.labels.reserve(out.indices.size());
     for (int64_t i : out.indices) {
       INV_CHECK(i >= 0 && i < ds_.size(), "DataLoader: index ", i, " out of range [0, ", ds_.size(), ")");
       out.labels.push_back(ds_.labels[size_t(i)]);
     }
-    out.images = data_detail::gather_rows(ds_.images, out.indices);
+    out.images = gather_rows(ds_.images, out.indices);
     if (transform_) {
-      Generator gen(
-          data_detail::mix_seed(data_detail::mix_seed(seed_ ^ 0x5851F42D4C957F2Dull, uint64_t(epoch)), uint64_t(b)));
+      Generator gen(mix_seed(mix_seed(seed_ ^ 0x5851F42D4C957F2Dull, uint64_t(epoch)), uint64_t(b)));
       transform_(out, gen);
     }
     return out;

@@ -31,6 +31,7 @@
 #include "inv/nn/module.hpp"
 #include "inv/ops/loss.hpp"
 #include "inv/optim/lr_scheduler.hpp"
+#include "inv/train/loop.hpp"
 #include "inv/train/progress.hpp"
 
 namespace inv::train {
@@ -96,13 +97,6 @@ struct FitOptions {
   bool quiet = false;                               // no progress output
   std::map<std::string, std::string> metadata;      // stored in the checkpoint
   bool flush_denormal = true;                       // subnormals as zero while training (inv/denormal.hpp)
-};
-
-/// One row of the training history (and of the CSV log).
-struct EpochStats {
-  int64_t epoch = 0;  // 1-based
-  double train_loss = 0, train_accuracy = 0, val_loss = NAN, val_accuracy = NAN, lr = 0, seconds = 0,
-         images_per_second = 0;
 };
 
 namespace detail {
@@ -181,58 +175,47 @@ inline std::vector<EpochStats> fit(nn::Module& model, optim::Optimizer& opt, opt
 
   data::DataLoader loader(train, o.batch_size, /*shuffle=*/true, o.seed);
   if (o.augment) loader.set_transform(o.augment);
-  nn::ModeGuard mode(model, true);
-  FlushDenormalGuard flush(o.flush_denormal);
-  for (int64_t epoch = start_epoch; epoch < o.epochs; ++epoch) {
-    EpochStats s;
-    s.epoch = epoch + 1;
-    s.lr = opt.lr();
-    const auto t0 = std::chrono::steady_clock::now();
-    progress.start("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), loader.num_batches());
-    double loss_sum = 0;
-    int64_t seen = 0, correct = 0, b = 0;
-    for (const data::Batch& batch : loader.epoch(epoch)) {
-      opt.zero_grad();
-      const Tensor logits = model.forward(data::normalize(batch.images, o.mean, o.std));
-      Tensor loss = cross_entropy(logits, batch.labels);
-      const double lv = loss.item();
-      INV_CHECK(std::isfinite(lv), "fit: the loss became ", std::isnan(lv) ? "nan" : "inf", " at epoch ", epoch + 1,
-                ", batch ", b + 1, " (lower the learning rate?)");
-      loss.backward();
-      opt.step();
-      const auto pred = argmax(logits.detach(), 1);
-      for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == batch.labels[i];
-      loss_sum += lv * double(batch.size());
-      seen += batch.size();
-      ++b;
-      progress.update(b, "loss " + detail::fixed4(loss_sum / double(seen)) + "  acc " +
-                             detail::percent(double(correct) / double(seen)),
-                      seen);
-    }
-    if (scheduler) scheduler->step();
-    s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    s.train_loss = seen ? loss_sum / double(seen) : NAN;
-    s.train_accuracy = seen ? double(correct) / double(seen) : NAN;
-    s.images_per_second = s.seconds > 0 ? double(seen) / s.seconds : 0;
+  LoopOptions lo;
+  lo.epochs = o.epochs;
+  lo.batch_size = o.batch_size;
+  lo.seed = o.seed;  // the loop's order is the loader's: data::epoch_order(N, true, seed, e)
+  lo.quiet = o.quiet;
+  lo.flush_denormal = o.flush_denormal;
+  auto loss_of = [&](const BatchIndices& bi) {
+    const data::Batch batch = loader.assemble(bi.indices, bi.epoch, bi.batch);
+    const Tensor logits = model.forward(data::normalize(batch.images, o.mean, o.std));
+    BatchLoss l{cross_entropy(logits, batch.labels), 0};
+    const auto pred = argmax(logits.detach(), 1);
+    for (size_t i = 0; i < pred.size(); ++i) l.correct += pred[i] == batch.labels[i];
+    return l;
+  };
+  auto on_epoch_end = [&](std::vector<EpochStats>& h) {
+    EpochStats& s = h.back();
     if (o.validation) {
       const EvalResult v = evaluate(model, *o.validation, o.mean, o.std);
       s.val_loss = v.loss;
       s.val_accuracy = v.accuracy;
-      progress.message("epoch " + std::to_string(epoch + 1) + ": validation loss " + detail::fixed4(v.loss) +
+      progress.message("epoch " + std::to_string(s.epoch) + ": validation loss " + detail::fixed4(v.loss) +
                        "  accuracy " + detail::percent(v.accuracy));
     }
-    history.push_back(s);
-    if (!o.csv_log.empty()) io::write_file_atomic(o.csv_log, detail::history_csv(history));
+    if (!o.csv_log.empty()) io::write_file_atomic(o.csv_log, detail::history_csv(h));
     if (!o.checkpoint.empty()) {
       io::Checkpoint ck;
       for (auto& [name, t] : model.state_dict()) ck.tensors.emplace_back("model." + name, t);
       for (auto& [name, t] : opt.state_dict()) ck.tensors.emplace_back("optim." + name, t);
       ck.metadata = o.metadata;
-      ck.metadata["epochs_done"] = std::to_string(epoch + 1);
-      ck.metadata["history"] = detail::history_csv(history);
+      ck.metadata["epochs_done"] = std::to_string(s.epoch);
+      ck.metadata["history"] = detail::history_csv(h);
       io::save_checkpoint(o.checkpoint, ck);
     }
+  };
+  history.resize(size_t(std::min<int64_t>(int64_t(history.size()), start_epoch)));
+  while (int64_t(history.size()) < start_epoch) {  // a checkpoint without its history
+    EpochStats s;
+    s.epoch = int64_t(history.size()) + 1;
+    history.push_back(s);
   }
+  history = train_epochs(model, opt, scheduler, train.size(), lo, loss_of, on_epoch_end, std::move(history));
   return history;
 }
 

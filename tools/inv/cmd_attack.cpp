@@ -33,7 +33,7 @@ FlagSet attack_flags() {
   f.section("attack");
   f.text("checkpoint", "FILE", "", "the target checkpoint (from inv train, or target.invckpt of a sweep); required");
   f.text("split", "LAYER", "", "the split layer: the edge computes every layer up to and including it; required");
-  f.choice("attack", attack_names(), "white-box", "the attacker");
+  f.choice("attack", inv::attack::attack_names(), "white-box", "the attacker (inv/attack/registry.hpp)");
   f.text("images", "first|FILE.npy", "first",
          "the private images: 'first' = the first test image of each class, or a .npy of images (N, C, H, W) "
          "(or (N, H, W) for grey) with pixel values in [0, 1], not normalised");
@@ -48,14 +48,15 @@ FlagSet attack_flags() {
   return f;
 }
 
-void write_metrics(const std::string& dir, const std::string& command, const AttackJob& job, const AttackResult& r, const Target& t,
+void write_metrics(const std::string& dir, const std::string& command, const AttackJob& job,
+                   const inv::attack::Reconstruction& r, const Target& t,
                    const Originals* o, const inv::metrics::ImageQuality* q) {
   JsonWriter j;
   j.begin_object();
   j.key("command").value(command);
   j.key("checkpoint").value(t.path).key("model").value(t.spec.name);
-  j.key("split").value(job.split).key("attack").value(attack_name(job.attack));
-  j.key("seconds").value(r.seconds).key("queries").value(r.queries);
+  j.key("split").value(job.split).key("attack").value(job.attack->name);
+  j.key("seconds").value(r.cost.seconds).key("queries").value(r.cost.queries);
   j.key("settings").begin_object();
   for (const auto& [k, v] : job.settings(r.architecture))
     if (!v.empty()) j.key(k).value(v);
@@ -111,10 +112,11 @@ int cmd_attack(const Args& args, const std::string& command_line) {
   apply_threads(s);
   const std::string split = f.get_text("split", "");
   check_split(t, split);
-  const Attack attack = parse_attack(f.get_text("attack", "white-box"));
-  if (attack == Attack::QueryFree && s.attacker.set == "noise")
-    throw f.error("--attacker-set noise has no labels; the query-free attack needs labelled images (train or disjoint)");
-  const std::string out = f.get_text("out", "out/attack-" + split + "-" + attack_name(attack));
+  const AttackInfo& attack = parse_attack(f.get_text("attack", "white-box"));
+  if (attack.needs_labels && s.attacker.set == "noise")
+    throw f.error("--attacker-set noise has no labels; the " + attack.name +
+                  " attack needs labelled images (train or disjoint)");
+  const std::string out = f.get_text("out", "out/attack-" + split + "-" + attack.name);
   prepare_output_directory(out);
 
   // The private images and the features the attacker observes.
@@ -123,7 +125,7 @@ int cmd_attack(const Args& args, const std::string& command_line) {
   s.dataset = f.get_text("dataset", t.meta("dataset", "fashion-mnist"));
   const int channels = int(t.spec.input_shape[0]);
   DataSource src;
-  if (need_test || needs_attacker_data(attack)) src = locate_target_dataset(s, f.given("dataset"), t);
+  if (need_test || attack.uses_attacker_data()) src = locate_target_dataset(s, f.given("dataset"), t);
   Originals originals;
   if (need_test) {
     const auto test = load_split(src, false, channels);
@@ -144,33 +146,33 @@ int cmd_attack(const Args& args, const std::string& command_line) {
   inv::io::save_npy(out + "/features.npy", features);
 
   // The attacker's own data.
-  AttackerData attacker;
-  if (needs_attacker_data(attack)) {
+  inv::protocol::AttackerData attacker;
+  if (attack.uses_attacker_data()) {
     const auto train = load_split(src, true, channels);
     check_input_shape(train, t.spec.input_shape, t.spec.name, src.display + " (training set)");
     const int64_t recorded = t.meta_integer("holdout", -1, 0);
-    const int64_t holdout = recorded >= 0 ? recorded : holdout_size(s.target.holdout, train.size());
-    attacker = make_attacker_data(train, holdout, s.attacker, t.spec.mean, t.spec.std, t.spec.input_shape, s.seed);
+    const int64_t holdout = recorded >= 0 ? recorded : inv::protocol::holdout_size(s.target.holdout, train.size());
+    attacker = attacker_data(s, t, train, holdout);
   }
 
   const AttackJob job = make_job(s, split, attack);
   if (!s.quiet) std::fprintf(stderr, "%s\n", budget_line(s).c_str());
-  const AttackResult r = run_attack(t, job, features, needs_attacker_data(attack) ? &attacker : nullptr);
+  const inv::attack::Reconstruction r = run_attack(t, job, features, attack.uses_attacker_data() ? &attacker : nullptr);
 
-  const inv::Tensor recon = to_pixels(t, r.reconstruction);
+  const inv::Tensor recon = to_pixels(t, r.images);
   inv::io::save_npy(out + "/reconstructions.npy", recon);
   inv::io::save_png(out + "/reconstruction.png", comparison_grid(originals.images, recon));
   if (originals.images.defined()) {
-    const auto q = score_reconstruction(t, originals.images, r.reconstruction);
+    const auto q = score_reconstruction(t, originals.images, r.images);
     write_metrics(out, command_line, job, r, t, &originals, &q);
     const auto ps = inv::metrics::summarize_psnr(q.psnr);
-    std::printf("%s at %s %s: PSNR %.2f dB%s, SSIM %s (reference), %s (Gaussian), %.1f s\n", attack_name(attack),
+    std::printf("%s at %s %s: PSNR %.2f dB%s, SSIM %s (reference), %s (Gaussian), %.1f s\n", attack.name.c_str(),
                 split.c_str(), inv::to_string(layer.shape).c_str(), ps.finite_mean, ps.exact ? " (some exact)" : "",
-                fixed(mean_of(q.ssim_reference), 3).c_str(), fixed(mean_of(q.ssim_gaussian), 3).c_str(), r.seconds);
+                fixed(mean_of(q.ssim_reference), 3).c_str(), fixed(mean_of(q.ssim_gaussian), 3).c_str(), r.cost.seconds);
   } else {
     write_metrics(out, command_line, job, r, t, nullptr, nullptr);
-    std::printf("%s at %s: reconstructed %s in %.1f s (no originals given, so no metrics)\n", attack_name(attack),
-                split.c_str(), count_of(recon.size(0), "image").c_str(), r.seconds);
+    std::printf("%s at %s: reconstructed %s in %.1f s (no originals given, so no metrics)\n", attack.name.c_str(),
+                split.c_str(), count_of(recon.size(0), "image").c_str(), r.cost.seconds);
   }
   std::printf("wrote %s/reconstruction.png, reconstructions.npy, features.npy, metrics.json%s\n", out.c_str(),
               originals.images.defined() ? ", metrics.csv" : "");

@@ -20,14 +20,16 @@
 #include <utility>
 #include <vector>
 
+#include <inv/attack/registry.hpp>
+
 #include "args.hpp"
 
 namespace cli {
 
-enum class Attack { WhiteBox, BlackBox, QueryFree };
-const char* attack_name(Attack a);  // "white-box", "black-box", "query-free"
-Attack parse_attack(const std::string& name);
-const std::vector<std::string>& attack_names();
+/// An attack of the library's catalogue (inv/attack/registry.hpp).
+using AttackInfo = inv::attack::AttackInfo;
+/// The attack named `name`; throws UsageError naming the catalogue's attacks.
+const AttackInfo& parse_attack(const std::string& name);
 
 /// How the target model is trained (train::fit with the reference recipe).
 struct TargetSettings {
@@ -75,16 +77,17 @@ struct RmleChoice {
   std::string source;  // "protocol §3", "per block (protocol §3)", "flags", ...
 };
 
-/// rMLE settings for `split` of `model` (white-box, or the inversion of query-free). One
-/// value per block of layers, the values of the protocol's table (§3) for the block's
-/// split in it, then the flags' overrides (a flag given always wins):
+/// rMLE settings for `split` of `model` for `attack` (white-box, or the inversion of
+/// query-free), from the library's protocol table (inv/protocol/rmle_settings.hpp): one
+/// value per block of layers, the table's (§3) for the block's split in it, then the
+/// flags' overrides (a flag given always wins):
 ///   lenet:      conv1 ReLU1 pool1 -> λ 0;  conv2 ReLU2 pool2 -> λ 1;  fc layers -> λ 1e3;  lr 1e-2
 ///   cifar-cnn:  block 1 -> λ 0;  block 2 -> λ 10;  block 3 -> λ 1e3  (lr 1e-2);
 ///               classifier (flatten, fc1, fc1act, fc2) -> λ 1e4, lr 1e-3
 /// Query-free at cifar-cnn (protocol §5, the reference code's inversion): ReLU22 lr 0.1,
 /// λ_TV 2; at conv11 and ReLU22 500 iterations under --preset paper (unless
 /// --rmle-iterations is given).
-RmleChoice rmle_for(const Settings& s, const std::string& split, Attack attack);
+RmleChoice rmle_for(const Settings& s, const std::string& split, const AttackInfo& attack);
 
 /// One line that says what the preset does, for the output of sweep and attack:
 /// "preset quick: rMLE 1000 iterations; inverse network and shadow 1 epoch each on 10000

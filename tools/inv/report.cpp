@@ -53,7 +53,7 @@ std::string model_display(const std::string& model) {
   return model == "lenet" ? "LeNet" : model == "cifar-cnn" ? "CIFAR-10 CNN" : model;
 }
 
-const Cell* Report::find(const std::string& split, Attack a) const {
+const Cell* Report::find(const std::string& split, const std::string& a) const {
   for (const Cell& c : cells)
     if (c.split == split && c.attack == a) return &c;
   return nullptr;
@@ -134,8 +134,8 @@ std::string console_table(const Report& r) {
   // Each attack takes a block of 22 characters: "  PSNR........ SSIM.*".
   char buf[256];
   std::string head1 = "split    output    ", head2(19, ' ');
-  for (Attack a : r.attacks) {
-    std::snprintf(buf, sizeof buf, "  %-20s", attack_name(a));
+  for (const std::string& a : r.attacks) {
+    std::snprintf(buf, sizeof buf, "  %-20s", a.c_str());
     head1 += buf;
     std::snprintf(buf, sizeof buf, "  %-12s %6s ", "PSNR", "SSIM");
     head2 += buf;
@@ -145,7 +145,7 @@ std::string console_table(const Report& r) {
   for (const SplitRow& s : r.splits) {
     std::snprintf(buf, sizeof buf, "%-8s %-10s", s.name.c_str(), shape_text(s.shape, true).c_str());
     std::string row = buf;
-    for (Attack a : r.attacks) {
+    for (const std::string& a : r.attacks) {
       const Cell* c = r.find(s.name, a);
       if (!c) {
         row += std::string(22, ' ');
@@ -183,13 +183,13 @@ std::string results_csv(const Report& r) {
   for (const char* k : kSettingKeys) os << "," << k;
   os << ",target_test_accuracy\n";
   for (const SplitRow& s : r.splits)
-    for (Attack a : r.attacks) {
+    for (const std::string& a : r.attacks) {
       const Cell* c = r.find(s.name, a);
       if (!c) continue;
       const auto& q = c->quality;
       auto row = [&](const std::string& image, const std::string& index, const std::string& cls, double mse,
                      double psnr, double ssim_r, double ssim_g) {
-        os << csv_field(s.name) << "," << s.depth << "," << shape_text(s.shape, true) << "," << attack_name(a) << ","
+        os << csv_field(s.name) << "," << s.depth << "," << shape_text(s.shape, true) << "," << a << ","
            << image << "," << index << "," << csv_field(cls) << "," << csv_number(mse) << "," << csv_number(psnr)
            << "," << csv_number(ssim_r) << "," << csv_number(ssim_g) << "," << csv_number(c->seconds) << ","
            << c->queries << "," << (c->reused ? "true" : "false");
@@ -262,7 +262,7 @@ std::string results_json(const Report& r) {
     const auto& q = c.quality;
     const auto ps = inv::metrics::summarize_psnr(q.psnr);
     j.begin_object();
-    j.key("split").value(c.split).key("attack").value(attack_name(c.attack));
+    j.key("split").value(c.split).key("attack").value(c.attack);
     j.key("mean").begin_object();
     j.key("mse").value(mean_of(q.mse)).key("psnr").value(ps.mean).key("psnr_finite").value(ps.finite_mean);
     j.key("psnr_exact").value(ps.exact);
@@ -344,8 +344,8 @@ std::string results_table_html(const Report& r) {
   std::ostringstream h;
   h << "<table>\n<tr class=\"group\"><th class=\"l\" rowspan=\"2\">split layer</th><th class=\"l\" "
        "rowspan=\"2\">output</th>";
-  for (Attack a : r.attacks)
-    h << "<th colspan=\"3\" class=\"attack sep\" style=\"--c:" << attack_colour(a) << "\">" << attack_name(a) << "</th>";
+  for (const std::string& a : r.attacks)
+    h << "<th colspan=\"3\" class=\"attack sep\" style=\"--c:" << attack_colour(a) << "\">" << html_escape(a) << "</th>";
   h << "</tr>\n<tr>";
   for (size_t i = 0; i < r.attacks.size(); ++i)
     h << "<th class=\"sep\">PSNR (dB)</th><th>SSIM</th><th>SSIM<sub>G</sub></th>";
@@ -353,7 +353,7 @@ std::string results_table_html(const Report& r) {
   for (const SplitRow& s : r.splits) {
     h << "<tr><td class=\"l\"><b>" << html_escape(s.name) << "</b></td><td class=\"l\">" << shape_text(s.shape)
       << "</td>";
-    for (Attack a : r.attacks) {
+    for (const std::string& a : r.attacks) {
       const Cell* c = r.find(s.name, a);
       if (!c) {
         h << "<td class=\"sep\"></td><td></td><td></td>";
@@ -386,12 +386,12 @@ std::string reconstructions_html(const Report& r) {
     h << "<div class=\"card\"><h3>" << html_escape(s.name) << " <span class=\"shape\">" << html_escape(s.op) << " → "
       << shape_text(s.shape) << "</span></h3>\n";
     h << strip_html("original", "test images", originals, nullptr);
-    for (Attack a : r.attacks) {
+    for (const std::string& a : r.attacks) {
       const Cell* c = r.find(s.name, a);
       if (!c) continue;
       const std::string detail = "PSNR " + html_escape(psnr_text(c->quality.psnr)) + " dB · SSIM " +
                                  fixed(mean_of(c->quality.ssim_reference), 3);
-      h << strip_html(attack_name(a), detail, comparison_grid(Tensor(), c->reconstructions), attack_colour(a));
+      h << strip_html(a, detail, comparison_grid(Tensor(), c->reconstructions), attack_colour(a));
     }
     h << "</div>\n";
   }

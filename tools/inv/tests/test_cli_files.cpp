@@ -1,7 +1,7 @@
 // The `inv` command and the files it is given and writes: inputs that are not what they
 // should be, output paths checked before any work, datasets given by path (image
 // folders, relative paths), and what a rerun leaves in an output directory.
-#include "cli/run_inv.hpp"
+#include "run_inv.hpp"
 
 using namespace clitest;
 
@@ -45,7 +45,7 @@ TEST_CASE("the noise attacker set is bounded with a clear message", "[cli]") {
                             tmp.file("o")},
                            kRun),
                       tmp),
-              1, {"--attacker-images 9223372036854775807 exceeds the limit of 10000 noise images"});
+              1, {"--attacker-set noise: 9223372036854775807 attacker images exceed the limit of 10000 noise images"});
 }
 
 TEST_CASE("output paths are checked before any work, and a failure leaves no file", "[cli]") {

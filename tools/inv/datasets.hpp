@@ -3,7 +3,7 @@
 // Names: mnist, fashion-mnist, cifar10. Their directory is searched in this order:
 //   --data-dir (DIR/<name>, then DIR itself), $INV_DATA_DIR (likewise),
 //   /usr/share/datasets/<name> (Debian's dataset-fashion-mnist installs Fashion-MNIST there),
-//   <source dir>/../shared/data/<name> (development copies), ./data/<name>.
+//   ./data/<name>.
 // A path names a directory holding IDX files, CIFAR-10 binary files, or an image folder
 // (train/<class>/* and test/<class>/*, with the same class folders in both; a folder of
 // class folders alone is refused, it would have no separate test set). The CIFAR-10 files of the development copy
@@ -35,13 +35,12 @@ struct DataSource {
 /// Finds a dataset by name or path (see the header); a path is made absolute (id, dir and
 /// display), so that checkpoints record where the data is. Throws inv::Error when it cannot
 /// be found: the message names the paths tried and, for Fashion-MNIST, the Debian package.
-/// `source_dir` is the project's source directory (for the development copies).
-DataSource locate_dataset(const std::string& name_or_path, const std::string& data_dir, const std::string& source_dir);
+DataSource locate_dataset(const std::string& name_or_path, const std::string& data_dir);
 
 /// The training (train = true) or test split, images (N, C, H, W) in [0, 1]. `channels`
 /// applies to image folders (1 for lenet, 3 for cifar-cnn). The training images of an
 /// image folder come class-interleaved (data::interleave_classes: image 0 of each class,
-/// then image 1 of each, ...), so that the held-out tail (target_part) is not whole
+/// then image 1 of each, ...), so that the held-out tail (protocol::target_part) is not whole
 /// classes; IDX and CIFAR-10 files keep their order (already mixed). Throws inv::Error for
 /// missing or invalid files.
 inv::data::Dataset load_split(const DataSource& src, bool train, int channels);
@@ -49,33 +48,5 @@ inv::data::Dataset load_split(const DataSource& src, bool train, int channels);
 /// Throws inv::Error unless the images are (C, H, W) = `input_shape` (the model's input).
 void check_input_shape(const inv::data::Dataset& ds, const inv::Shape& input_shape, const std::string& model,
                        const std::string& what);
-
-/// The number of held-out training images: `requested` when >= 0, else min(10000, N/6).
-/// Throws inv::Error when it leaves the target no training image.
-int64_t holdout_size(int64_t requested, int64_t train_size);
-
-/// The target's training images: all but the last `holdout` (for an image folder the
-/// training images are class-interleaved, see load_split, so every class keeps images).
-inv::data::Dataset target_part(const inv::data::Dataset& train, int64_t holdout);
-
-/// The attacker's data for the black-box and query-free attacks.
-struct AttackerData {
-  inv::data::Dataset labelled;  // images in [0, 1] with labels (empty for noise)
-  inv::Tensor normalised;       // the same images normalised, or N(0, 1) noise: (N, C, H, W)
-  std::string description;      // e.g. "5000 of the target's training images"
-};
-
-/// The number of noise images when AttackerSettings::images is 0.
-constexpr int64_t kNoiseImages = 10000;
-
-/// Builds the attacker's set (AttackerSettings::set): `train` = the first N images the
-/// target trained on, `disjoint` = the first N held-out images (never seen by the target;
-/// both capped at their pool), `noise` = N images of N(0, 1) noise in normalised space
-/// (N = kNoiseImages when images is 0; at most kNoiseImages or the size of the training
-/// set, whichever is larger). Throws inv::Error when the pool is empty, N is over the limit, or
-/// `holdout` is more than the training set has (another dataset than the target's).
-AttackerData make_attacker_data(const inv::data::Dataset& train, int64_t holdout, const AttackerSettings& a,
-                                const std::vector<double>& mean, const std::vector<double>& std,
-                                const inv::Shape& input_shape, uint64_t seed);
 
 }  // namespace cli

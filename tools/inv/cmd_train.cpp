@@ -40,12 +40,12 @@ int cmd_train(const Args& args) {
   prepare_output_files({out, training_checkpoint_path(out), training_log_path(out)}, "--out");
   set_interrupt_note("; rerun the same command to resume after the last finished epoch");
 
-  const DataSource src = locate_dataset(s.dataset, s.data_dir, INV_SOURCE_DIR);
-  const auto spec = inv::models::spec_by_name(s.model);
+  const DataSource src = locate_dataset(s.dataset, s.data_dir);
+  const auto& spec = inv::protocol::model_protocol(s.model).spec;
   const int channels = int(spec.input_shape[0]);
   const auto train = load_split(src, true, channels);
   const auto test = load_split(src, false, channels);
-  const int64_t holdout = holdout_size(s.target.holdout, train.size());
+  const int64_t holdout = inv::protocol::holdout_size(s.target.holdout, train.size());
   s.target.holdout = holdout;
 
   const Target t = train_target(s, src, train, test, holdout, out);

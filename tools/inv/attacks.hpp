@@ -1,6 +1,7 @@
-// attacks.hpp: running one of the three attacks at one split layer.
+// attacks.hpp: one attack of the library's catalogue (inv/attack/registry.hpp) at one
+// split layer, configured from the command's settings.
 //
-// Each attacker gets only what its threat model allows (inv/attack/access.hpp):
+// Each attacker gets only what its threat model allows (the registry's harness grants it):
 //   white-box   the edge f1 = layers up to the split, and the observed features v.
 //   black-box   an EdgeOracle over f1 (queried once on each of its own images), and v.
 //   query-free  the cloud f2 = the layers after the split, its own labelled images, and v.
@@ -10,10 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include <inv/attack/registry.hpp>
 #include <inv/metrics.hpp>
+#include <inv/protocol/attacker_data.hpp>
 #include <inv/tensor.hpp>
 
-#include "datasets.hpp"
 #include "settings.hpp"
 #include "target.hpp"
 
@@ -21,10 +23,10 @@ namespace cli {
 
 /// One attack at one split, fully specified.
 struct AttackJob {
-  Attack attack = Attack::WhiteBox;
+  const AttackInfo* attack = nullptr;
   std::string split;
-  RmleChoice rmle{};           // white-box, and the inversion step of query-free
-  AttackerSettings attacker;   // black-box and query-free
+  RmleChoice rmle{};           // when the attack runs rMLE
+  AttackerSettings attacker;   // when it trains a decoder or shadow
   uint64_t seed = 0;
   bool quiet = false;
 
@@ -36,25 +38,17 @@ struct AttackJob {
 };
 
 /// The job of `attack` at `split` under the command's settings.
-AttackJob make_job(const Settings& s, const std::string& split, Attack attack);
-
-struct AttackResult {
-  inv::Tensor reconstruction;  // (N, C, H, W), normalised, not clipped
-  double seconds = 0;
-  std::string architecture;    // the decoder / shadow used ("" for white-box)
-  int64_t queries = 0;         // images the black-box attacker asked the oracle about
-  std::vector<double> train_loss;  // decoder / shadow loss per epoch
-};
+AttackJob make_job(const Settings& s, const std::string& split, const AttackInfo& attack);
 
 /// A decoder or shadow whose last epoch's mean training loss is above this has diverged.
 constexpr double kDivergedLoss = 1e4;
 
-/// Runs `job` against `target` on the observed features (N, ...) of split `job.split`.
-/// `attacker` is needed by black-box and query-free (nullptr otherwise). Throws inv::Error
-/// (a non-finite training loss among others); a last-epoch loss above kDivergedLoss only
-/// prints a warning on stderr.
-AttackResult run_attack(Target& target, const AttackJob& job, const inv::Tensor& features,
-                        const AttackerData* attacker);
+/// Runs `job` against `target` on the observed features (N, ...) of split `job.split`
+/// (inv::attack::run_attack). `attacker` is needed when the attack uses the attacker's
+/// data (nullptr otherwise). Throws inv::Error (a non-finite training loss among others);
+/// a last-epoch loss above kDivergedLoss only prints a warning on stderr.
+inv::attack::Reconstruction run_attack(Target& target, const AttackJob& job, const inv::Tensor& features,
+                                       const inv::protocol::AttackerData* attacker);
 
 /// A reconstruction (normalised) as images: de-normalised and clipped to [0, 1].
 inv::Tensor to_pixels(const Target& target, const inv::Tensor& reconstruction);
@@ -63,8 +57,5 @@ inv::Tensor to_pixels(const Target& target, const inv::Tensor& reconstruction);
 /// (in [0, 1]), per image (inv/metrics.hpp).
 inv::metrics::ImageQuality score_reconstruction(const Target& target, const inv::Tensor& originals,
                                                 const inv::Tensor& reconstruction);
-
-/// True when the attack needs the attacker's data.
-inline bool needs_attacker_data(Attack a) { return a != Attack::WhiteBox; }
 
 }  // namespace cli

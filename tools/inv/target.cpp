@@ -10,9 +10,8 @@
 
 #include <inv/data/transforms.hpp>
 #include <inv/io/checkpoint.hpp>
-#include <inv/optim/adam.hpp>
-#include <inv/optim/lr_scheduler.hpp>
-#include <inv/train/fit.hpp>
+#include <inv/protocol/attacker_data.hpp>
+#include <inv/protocol/target_training.hpp>
 
 namespace cli {
 
@@ -128,28 +127,24 @@ std::map<std::string, std::string> training_metadata(const Settings& s, const Da
 Target train_target(const Settings& s, const DataSource& src, const Dataset& train, const Dataset& test,
                     int64_t holdout, const std::string& model_path) {
   Target t;
-  t.spec = inv::models::spec_by_name(s.model);
+  const inv::protocol::ModelProtocol& model = inv::protocol::model_protocol(s.model);
+  t.spec = model.spec;
   check_input_shape(train, t.spec.input_shape, s.model, src.display + " (training set)");
   check_input_shape(test, t.spec.input_shape, s.model, src.display + " (test set)");
   inv::Generator init(s.seed);
-  t.net = inv::models::by_name(s.model, init);
-  const Dataset part = target_part(train, holdout);
+  t.net = model.build(init);
+  const Dataset part = inv::protocol::target_part(train, holdout);
 
+  // The recipe of the library's protocol (§2), with the command's values.
+  const inv::protocol::TargetRecipe recipe{s.target.epochs, s.target.batch_size, s.target.lr, s.target.halve_every,
+                                           s.target.augment};
   inv::train::FitOptions o;
-  o.epochs = s.target.epochs;
-  o.batch_size = s.target.batch_size;
   o.seed = s.seed;
-  o.mean = t.spec.mean;
-  o.std = t.spec.std;
   o.validation = &test;
   o.checkpoint = training_checkpoint_path(model_path);
   o.csv_log = training_log_path(model_path);
   o.quiet = s.quiet;
   o.metadata = training_metadata(s, src, holdout, train);
-  if (s.target.augment)
-    o.augment = [](inv::data::Batch& b, inv::Generator& g) {
-      b.images = inv::data::random_affine(inv::data::random_horizontal_flip(b.images, 0.5, g), 10, 0.1, 0.9, 1.1, g);
-    };
   // Resume only from a training checkpoint of the same run (any number of epochs up to ours).
   if (inv::io::file_exists(o.checkpoint)) {
     const auto ck = inv::io::load_checkpoint(o.checkpoint);
@@ -158,8 +153,8 @@ Target train_target(const Settings& s, const DataSource& src, const Dataset& tra
     if (fp == ck.metadata.end() || done == ck.metadata.end() ||
         without_epochs(fp->second) != without_epochs(o.metadata["fingerprint"]))
       why = "it was written with other settings";
-    else if (const int64_t n = metadata_integer("epochs_done", done->second, o.checkpoint, 0); n > o.epochs)
-      why = "it is already past epoch " + std::to_string(o.epochs) + " (" + count_of(n, "epoch") + " done)";
+    else if (const int64_t n = metadata_integer("epochs_done", done->second, o.checkpoint, 0); n > recipe.epochs)
+      why = "it is already past epoch " + std::to_string(recipe.epochs) + " (" + count_of(n, "epoch") + " done)";
     if (!why.empty()) {  // kept, not deleted: it may hold hours of training
       const std::string kept = o.checkpoint + ".old";
       INV_CHECK(std::rename(o.checkpoint.c_str(), kept.c_str()) == 0, "cannot move ", o.checkpoint, " to ", kept,
@@ -168,12 +163,9 @@ Target train_target(const Settings& s, const DataSource& src, const Dataset& tra
                                             kept + " and training from the start");
     }
   }
-  inv::optim::Adam adam(t.net->parameters(), inv::optim::AdamOptions::paper(s.target.lr));
-  inv::optim::StepLR sched(adam, s.target.halve_every > 0 ? s.target.halve_every : 1,
-                           s.target.halve_every > 0 ? 0.5 : 1.0);
   inv::train::Progress(s.quiet).message("training " + s.model + " on " + count_of(part.size(), src.display + " image") +
-                                        " for " + count_of(o.epochs, "epoch"));
-  inv::train::fit(*t.net, adam, &sched, part, o);
+                                        " for " + count_of(recipe.epochs, "epoch"));
+  inv::protocol::train_target(*t.net, t.spec, recipe, part, o);
 
   const auto eval = inv::train::evaluate(*t.net, test, t.spec.mean, t.spec.std);
   t.metadata = o.metadata;
@@ -211,9 +203,12 @@ Target load_target(const std::string& path) {
   INV_CHECK(it != ck.metadata.end() && ck.metadata.count("format"), "'", path,
             "' is not a target checkpoint of `inv train` (no 'format'/'model' metadata)");
   Target t;
-  t.spec = inv::models::spec_by_name(it->second);
+  const inv::protocol::ModelProtocol* model = inv::protocol::find_model_protocol(it->second);
+  INV_CHECK(model, "'", path, "' holds a model '", it->second, "', which this version does not know (models: ",
+            join(inv::protocol::protocol_model_names()), ")");
+  t.spec = model->spec;
   inv::Generator init(0);
-  t.net = inv::models::by_name(it->second, init);
+  t.net = model->build(init);
   inv::io::load_into(t.net->state_dict(), ck);
   t.metadata = ck.metadata;
   t.path = path;
@@ -221,10 +216,8 @@ Target load_target(const std::string& path) {
   return t;
 }
 
-std::vector<std::string> split_layers(const inv::nn::Sequential& net) { return net.split_points(); }
-
 void check_split(const inv::nn::Sequential& net, const std::string& model, const std::string& split) {
-  const std::vector<std::string> layers = split_layers(net);
+  const std::vector<std::string> layers = net.split_points();
   if (std::find(layers.begin(), layers.end(), split) == layers.end())
     throw UsageError("unknown split layer '" + split + "' for " + model + "; valid layers: " + join(layers));
 }
@@ -262,7 +255,7 @@ std::string describe_target(Target& t) {
   inv::Shape in{1};
   in.insert(in.end(), t.spec.input_shape.begin(), t.spec.input_shape.end());
   os << "\nlayers (output shapes for one " << inv::to_string(t.spec.input_shape) << " image):\n"
-     << t.net->summary(in) << "\nsplit points (--split): " << join(split_layers(*t.net)) << "\n";
+     << t.net->summary(in) << "\nsplit points (--split): " << join(t.net->split_points()) << "\n";
   return os.str();
 }
 

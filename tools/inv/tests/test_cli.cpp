@@ -1,7 +1,7 @@
-// The `inv` command itself (examples/inv/), driven as a user would: every subcommand on a
+// The `inv` command itself (tools/inv/), driven as a user would: every subcommand on a
 // tiny IDX dataset written here, its files and JSON, its error messages and exit codes,
 // and what a killed or interrupted sweep leaves behind.
-#include "cli/run_inv.hpp"
+#include "run_inv.hpp"
 
 using namespace clitest;
 

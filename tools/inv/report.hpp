@@ -33,7 +33,7 @@ struct SplitRow {
 /// One (split, attack) result.
 struct Cell {
   std::string split;
-  Attack attack = Attack::WhiteBox;
+  std::string attack;  // its name in the catalogue (inv/attack/registry.hpp)
   inv::metrics::ImageQuality quality;
   double seconds = 0;
   int64_t queries = 0;
@@ -51,7 +51,7 @@ struct Report {
   bool target_reused = false;
   std::vector<SettingRow> settings;  // every hyperparameter
   std::vector<SplitRow> splits;
-  std::vector<Attack> attacks;
+  std::vector<std::string> attacks;  // names, in the catalogue's order or as chosen
   std::vector<Cell> cells;
   inv::Tensor originals;                  // (N, C, H, W) in [0, 1]
   std::vector<int64_t> image_indices;     // test-set index of each original
@@ -65,7 +65,7 @@ struct Report {
   size_t splits_planned = 0;
   bool complete = false;
 
-  const Cell* find(const std::string& split, Attack a) const;
+  const Cell* find(const std::string& split, const std::string& attack) const;
 };
 
 /// Writes index.html, results.csv, settings.csv and results.json into `dir` (atomically).
@@ -97,7 +97,7 @@ double mean_of(const std::vector<double>& v);
 /// "LeNet" or "CIFAR-10 CNN" for a zoo model name.
 std::string model_display(const std::string& model);
 
-/// Attack colours shared by the plot and the tables.
-const char* attack_colour(Attack a);
+/// An attack's colour, shared by the plot and the tables: by its place in the catalogue.
+const char* attack_colour(const std::string& attack);
 
 }  // namespace cli

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <inv/data/dataset.hpp>
+#include <inv/protocol/attacker_data.hpp>
 #include <inv/tensor.hpp>
 
 #include "datasets.hpp"
@@ -47,6 +48,12 @@ void prepare_output_files(const std::vector<std::string>& paths, const std::stri
 /// The dataset `s.dataset` (locate_dataset). When it is the one recorded in the target's
 /// checkpoint (`given` false: no --dataset), a failure says so and suggests --dataset.
 DataSource locate_target_dataset(const Settings& s, bool given, const Target& t);
+
+/// The attacker's own images (--attacker-set, --attacker-images; protocol::make_attacker_data)
+/// from the full training set `train`, of which the target held out the last `holdout`.
+/// Throws inv::Error naming the flags when the set cannot be made.
+inv::protocol::AttackerData attacker_data(const Settings& s, const Target& t, const inv::data::Dataset& train,
+                                          int64_t holdout);
 
 /// The images attacked by default: the first test image of each class.
 struct Originals {

@@ -8,25 +8,9 @@
 
 namespace cli {
 
-const std::vector<std::string>& attack_names() {
-  static const std::vector<std::string> names{"white-box", "black-box", "query-free"};
-  return names;
-}
-
-const char* attack_name(Attack a) {
-  switch (a) {
-    case Attack::WhiteBox: return "white-box";
-    case Attack::BlackBox: return "black-box";
-    case Attack::QueryFree: return "query-free";
-  }
-  return "?";
-}
-
-Attack parse_attack(const std::string& name) {
-  if (name == "white-box") return Attack::WhiteBox;
-  if (name == "black-box") return Attack::BlackBox;
-  if (name == "query-free") return Attack::QueryFree;
-  throw UsageError("unknown attack '" + name + "'; valid choices: " + join(attack_names()));
+const AttackInfo& parse_attack(const std::string& name) {
+  if (const AttackInfo* a = inv::attack::find_attack(name)) return *a;
+  throw UsageError("unknown attack '" + name + "'; valid choices: " + join(inv::attack::attack_names()));
 }
 
 std::string fmt(double v) {
@@ -43,11 +27,11 @@ std::string count_of(int64_t n, const std::string& noun) {
 // Per-split rMLE settings
 // ---------------------------------------------------------------------------
 
-RmleChoice rmle_for(const Settings& s, const std::string& split, Attack attack) {
+RmleChoice rmle_for(const Settings& s, const std::string& split, const AttackInfo& attack) {
   // The library's table (protocol §3, §5); the preset gives the iteration count.
   inv::protocol::RmleSetting p = inv::protocol::white_box_rmle(s.model, split);
   bool own = false;  // the query-free inversion's own setting (its iteration count under --preset paper)
-  if (attack == Attack::QueryFree)
+  if (attack.access == inv::attack::Access::QueryFree)
     if (const auto qf = inv::protocol::query_free_rmle(s.model, split)) p = *qf, own = true;
   RmleChoice c{s.rmle.iterations, p.lr, p.lambda_tv, s.rmle.lambda_l2, p.source};
   if (own && s.preset == "paper" && !s.rmle.iterations_given) c.iterations = p.iterations;
@@ -79,10 +63,12 @@ void add_common_flags(FlagSet& f, bool dataset, bool model) {
            "and labels), of CIFAR-10 binary files (data_batch_*.bin and test_batch.bin, or "
            "cifar10_{train,test}_jpegq75.bin), or an image folder (train/<class>/*.png and test/<class>/*.png, the same "
            "class folders in both)");
-  if (model) f.choice("model", {"lenet", "cifar-cnn"}, "lenet", "the target network (models::lenet or models::cifar_cnn)");
+  if (model)
+    f.choice("model", inv::protocol::protocol_model_names(), "lenet",
+             "the target network (the library's protocol table, inv/protocol/model_protocol.hpp)");
   f.text("data-dir", "DIR", "",
          "where to look for the dataset first (DIR/<name>, then DIR itself); then $INV_DATA_DIR, "
-         "/usr/share/datasets/<name>, <source>/../shared/data/<name>, ./data/<name>");
+         "/usr/share/datasets/<name>, ./data/<name>");
   f.section("run");
   f.choice("preset", {"quick", "paper"}, "quick",
            "quick: minutes on 2 cores; paper: the protocol of He, Zhang & Lee (ACSAC 2019), hours");
@@ -147,18 +133,22 @@ void read_settings(const FlagSet& f, Settings& s) {
   when("threads", [&] { s.threads = int(f.get_int("threads", s.threads)); });
   when("quiet", [&] { s.quiet = f.get_bool("quiet", s.quiet); });
 
-  const bool paper = s.preset == "paper", cifar = s.model == "cifar-cnn";
+  // The paper preset's values come from the library's protocol (docs/protocol.md §2-§5).
+  const bool paper = s.preset == "paper";
+  const inv::protocol::TargetRecipe recipe = inv::protocol::model_protocol(s.model).recipe;
+  const inv::protocol::AttackerRecipe attacker_recipe;
+  const int64_t paper_rmle_iterations = inv::protocol::RmleSetting().iterations;
   auto& t = s.target;
-  when("epochs", [&] { t.epochs = f.get_int("epochs", paper ? (cifar ? 50 : 20) : 2); });
-  when("batch-size", [&] { t.batch_size = f.get_int("batch-size", 32); });
-  when("lr", [&] { t.lr = f.get_float("lr", 1e-3); });
-  when("halve-every", [&] { t.halve_every = f.get_int("halve-every", 20); });
-  when("augment", [&] { t.augment = f.get_bool("augment", cifar); });
+  when("epochs", [&] { t.epochs = f.get_int("epochs", paper ? recipe.epochs : 2); });
+  when("batch-size", [&] { t.batch_size = f.get_int("batch-size", recipe.batch_size); });
+  when("lr", [&] { t.lr = f.get_float("lr", recipe.lr); });
+  when("halve-every", [&] { t.halve_every = f.get_int("halve-every", recipe.halve_every); });
+  when("augment", [&] { t.augment = f.get_bool("augment", recipe.augment); });
   when("holdout", [&] { t.holdout = f.get_int("holdout", -1); });
 
   auto& r = s.rmle;
   when("rmle-iterations", [&] {
-    r.iterations = f.get_int("rmle-iterations", paper ? 5000 : 1000);
+    r.iterations = f.get_int("rmle-iterations", paper ? paper_rmle_iterations : 1000);
     r.iterations_given = f.given("rmle-iterations");
   });
   when("rmle-lr", [&] { r.lr = f.get_float("rmle-lr", -1); });
@@ -168,11 +158,11 @@ void read_settings(const FlagSet& f, Settings& s) {
   auto& a = s.attacker;
   when("attacker-set", [&] { a.set = f.get_text("attacker-set", "train"); });
   when("attacker-images", [&] { a.images = f.get_int("attacker-images", paper ? 0 : 10000); });
-  when("decoder-epochs", [&] { a.decoder_epochs = f.get_int("decoder-epochs", paper ? 50 : 1); });
-  when("shadow-epochs", [&] { a.shadow_epochs = f.get_int("shadow-epochs", paper ? 50 : 1); });
-  when("attacker-lr", [&] { a.lr = f.get_float("attacker-lr", 1e-3); });
-  when("attacker-halve-every", [&] { a.halve_every = f.get_int("attacker-halve-every", 10); });
-  when("attacker-batch-size", [&] { a.batch_size = f.get_int("attacker-batch-size", 32); });
+  when("decoder-epochs", [&] { a.decoder_epochs = f.get_int("decoder-epochs", paper ? attacker_recipe.epochs : 1); });
+  when("shadow-epochs", [&] { a.shadow_epochs = f.get_int("shadow-epochs", paper ? attacker_recipe.epochs : 1); });
+  when("attacker-lr", [&] { a.lr = f.get_float("attacker-lr", attacker_recipe.lr); });
+  when("attacker-halve-every", [&] { a.halve_every = f.get_int("attacker-halve-every", attacker_recipe.halve_every); });
+  when("attacker-batch-size", [&] { a.batch_size = f.get_int("attacker-batch-size", attacker_recipe.batch_size); });
   when("shadow", [&] { a.shadow = f.get_text("shadow", "same"); });
 }
 

@@ -3,7 +3,7 @@
 // the completeness of its output files, and starting it in the background.
 #pragma once
 
-#include "../temp_dir.hpp"
+#include "temp_dir.hpp"
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -24,10 +24,11 @@
 
 #include <inv/data/idx.hpp>
 #include <inv/io/checkpoint.hpp>
+#include <inv/io/image.hpp>
 #include <inv/io/image_decode.hpp>
 #include <inv/io/npy.hpp>
 
-#include "cli/json_parse.hpp"
+#include "json_parse.hpp"
 
 namespace clitest {
 

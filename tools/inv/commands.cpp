@@ -53,11 +53,27 @@ void prepare_output_files(const std::vector<std::string>& paths, const std::stri
 
 DataSource locate_target_dataset(const Settings& s, bool given, const Target& t) {
   try {
-    return locate_dataset(s.dataset, s.data_dir, INV_SOURCE_DIR);
+    return locate_dataset(s.dataset, s.data_dir);
   } catch (const inv::Error& e) {
     if (given) throw;
     inv::detail::fail("the dataset '", s.dataset, "' recorded in ", t.path, " was not found (", e.what(),
                       "); pass --dataset NAME|PATH");
+  }
+}
+
+inv::protocol::AttackerData attacker_data(const Settings& s, const Target& t, const inv::data::Dataset& train,
+                                          int64_t holdout) {
+  const inv::protocol::AttackerSet set = inv::protocol::parse_attacker_set(s.attacker.set);
+  try {
+    return inv::protocol::make_attacker_data(train, holdout, set, s.attacker.images, t.spec.mean, t.spec.std,
+                                             t.spec.input_shape, s.seed);
+  } catch (const inv::Error& e) {
+    const bool disjoint = set == inv::protocol::AttackerSet::Disjoint;
+    const char* hint = disjoint && holdout == 0 ? " (inv train --holdout N)"
+                       : holdout > train.size() || (!disjoint && holdout == train.size())
+                           ? " (pass --dataset with the dataset the target was trained on)"
+                           : "";
+    inv::detail::fail("--attacker-set ", s.attacker.set, ": ", e.what(), hint);
   }
 }
 

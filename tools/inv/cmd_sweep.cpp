@@ -19,6 +19,8 @@
 #include <inv/io/npy.hpp>
 #include <inv/train/progress.hpp>
 
+#include <inv/protocol/attacker_data.hpp>
+
 #include "attacks.hpp"
 #include "commands.hpp"
 #include "datasets.hpp"
@@ -38,7 +40,7 @@ FlagSet sweep_flags() {
   add_common_flags(f, true, true);
   f.section("sweep");
   f.text("splits", "all|L1,L2,...", "all", "split layers (all = every layer except flatten)");
-  f.list("attacks", "A1,A2,...", attack_names(), "white-box,black-box,query-free", "attacks to run");
+  f.list("attacks", "A1,A2,...", inv::attack::attack_names(), join(inv::attack::attack_names()), "attacks to run");
   f.text("target", "FILE", "", "attack this target checkpoint instead of training one");
   f.text("out", "DIR", "out/<dataset>-<model>-<preset>", "output directory");
   f.boolean("reuse", "true", "reuse attacks finished by an earlier run with the same settings");
@@ -70,19 +72,20 @@ bool load_cached(const std::string& path, const std::string& key, CachedAttack& 
   }
 }
 
-void save_cached(const std::string& path, const std::string& key, const AttackResult& r) {
+void save_cached(const std::string& path, const std::string& key, const inv::attack::Reconstruction& r) {
   inv::io::Checkpoint ck;
-  ck.tensors = {{"reconstruction", r.reconstruction}};
+  ck.tensors = {{"reconstruction", r.images}};
   char secs[32];
-  std::snprintf(secs, sizeof secs, "%.3f", r.seconds);
-  ck.metadata = {{"key", key}, {"seconds", secs}, {"queries", std::to_string(r.queries)}, {"architecture", r.architecture}};
+  std::snprintf(secs, sizeof secs, "%.3f", r.cost.seconds);
+  ck.metadata = {{"key", key}, {"seconds", secs}, {"queries", std::to_string(r.cost.queries)},
+                 {"architecture", r.architecture}};
   inv::io::save_checkpoint(path, ck);
 }
 
-std::vector<Attack> chosen_attacks(const FlagSet& f) {
-  std::vector<Attack> out;
-  for (const auto& name : f.get_list("attacks", attack_names())) {
-    const Attack a = parse_attack(name);
+std::vector<const AttackInfo*> chosen_attacks(const FlagSet& f) {
+  std::vector<const AttackInfo*> out;
+  for (const auto& name : f.get_list("attacks", inv::attack::attack_names())) {
+    const AttackInfo* a = &parse_attack(name);
     if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
   }
   return out;
@@ -91,9 +94,9 @@ std::vector<Attack> chosen_attacks(const FlagSet& f) {
 /// The --splits, checked against the layers of `model` (before any training).
 std::vector<std::string> chosen_splits(const FlagSet& f, const std::string& model) {
   inv::Generator init(0);
-  const auto net = inv::models::by_name(model, init);
+  const auto net = inv::protocol::model_protocol(model).build(init);
   const std::string text = f.get_text("splits", "all");
-  if (text == "all") return split_layers(*net);
+  if (text == "all") return net->split_points();
   std::vector<std::string> out;
   for (const auto& s : split_list(text)) {
     check_split(*net, model, s);
@@ -121,12 +124,20 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   }
   read_settings(f, s);
   const int threads = apply_threads(s);
-  const std::vector<Attack> attacks = chosen_attacks(f);
+  const std::vector<const AttackInfo*> attacks = chosen_attacks(f);
   const std::vector<std::string> splits = chosen_splits(f, s.model);  // before any training (a target is an s.model)
-  const bool any_attacker = std::any_of(attacks.begin(), attacks.end(), needs_attacker_data);
-  if (s.attacker.set == "noise" && std::find(attacks.begin(), attacks.end(), Attack::QueryFree) != attacks.end())
-    throw f.error("--attacker-set noise has no labels, but the query-free attack needs labelled images: use "
-                  "--attacks white-box,black-box or --attacker-set train|disjoint");
+  const bool any_attacker =
+      std::any_of(attacks.begin(), attacks.end(), [](const AttackInfo* a) { return a->uses_attacker_data(); });
+  if (s.attacker.set == "noise")
+    for (const AttackInfo* a : attacks)
+      if (a->needs_labels) {
+        std::vector<std::string> unlabelled;
+        for (const AttackInfo* b : attacks)
+          if (!b->needs_labels) unlabelled.push_back(b->name);
+        throw f.error("--attacker-set noise has no labels, but the " + a->name + " attack needs labelled images: use " +
+                      (unlabelled.empty() ? std::string("other --attacks") : "--attacks " + join(unlabelled)) +
+                      " or --attacker-set train|disjoint");
+      }
   const std::string out = f.get_text("out", "out/" + dataset_slug(s.dataset) + "-" + s.model + "-" + s.preset);
   prepare_output_directory(out);
   prepare_output_directory(out + "/cache");
@@ -135,8 +146,8 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
 
   // Data and target.
   const DataSource src = f.given("target") ? locate_target_dataset(s, f.given("dataset"), t)
-                                           : locate_dataset(s.dataset, s.data_dir, INV_SOURCE_DIR);
-  const auto spec = inv::models::spec_by_name(s.model);
+                                           : locate_dataset(s.dataset, s.data_dir);
+  const auto& spec = inv::protocol::model_protocol(s.model).spec;
   const int channels = int(spec.input_shape[0]);
   const auto test = load_split(src, false, channels);
   check_input_shape(test, spec.input_shape, s.model, src.display + " (test set)");
@@ -147,7 +158,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   }
   bool reused = false;
   if (!f.given("target")) {
-    s.target.holdout = holdout_size(s.target.holdout, train.size());
+    s.target.holdout = inv::protocol::holdout_size(s.target.holdout, train.size());
     t = obtain_target(s, src, train, test, s.target.holdout, out + "/target.invckpt", reused);
     progress.message(reused ? "reusing the target in " + t.path : "saved the target to " + t.path);
   } else {  // report the given target's own training settings
@@ -160,10 +171,11 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   }
   const Originals originals = first_of_each_class(test);
   const inv::Tensor x = normalise(t, originals.images);
-  AttackerData attacker;
+  inv::protocol::AttackerData attacker;
   if (any_attacker) {
-    const int64_t holdout = s.target.holdout >= 0 ? s.target.holdout : holdout_size(-1, train.size());
-    attacker = make_attacker_data(train, holdout, s.attacker, t.spec.mean, t.spec.std, t.spec.input_shape, s.seed);
+    const int64_t holdout =
+        s.target.holdout >= 0 ? s.target.holdout : inv::protocol::holdout_size(-1, train.size());
+    attacker = attacker_data(s, t, train, holdout);
   }
 
   Report r;
@@ -180,7 +192,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
                                                 t.meta("seed") + ", trained on " +
                                                 count_of(t.meta_integer("train_images", 0), "image")});
   if (any_attacker) r.settings.push_back({"attacker_data", "attacker's data", attacker.description});
-  r.attacks = attacks;
+  for (const AttackInfo* a : attacks) r.attacks.push_back(a->name);
   r.originals = originals.images;
   r.image_indices = originals.indices;
   r.image_classes = originals.classes;
@@ -200,33 +212,33 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
     r.splits.push_back({split, layer.index, layer.op, layer.shape});
     const inv::Tensor v = edge_features(t, split, x);
     inv::io::save_npy(out + "/" + split + "-features.npy", v);
-    for (Attack a : attacks) {
+    for (const AttackInfo* a : attacks) {
       progress.message("[" + std::to_string(k + 1) + "/" + std::to_string(splits.size()) + "] " + split + ": " +
-                       attack_name(a) + " attack");
-      const AttackJob job = make_job(s, split, a);
+                       a->name + " attack");
+      const AttackJob job = make_job(s, split, *a);
       const std::string key = t.meta("fingerprint") + "|" + t.meta("test_accuracy") + "|" + job.fingerprint() +
                               "|images=" + images_key + "|attacker=" + attacker.description;
-      const std::string cache = out + "/cache/" + split + "-" + attack_name(a) + ".invckpt";
+      const std::string cache = out + "/cache/" + split + "-" + a->name + ".invckpt";
       CachedAttack c;
       Cell cell;
       if (reuse && load_cached(cache, key, c) && c.reconstruction.shape() == x.shape()) {
         cell.reused = true;
       } else {
-        const AttackResult res = run_attack(t, job, v, needs_attacker_data(a) ? &attacker : nullptr);
+        const inv::attack::Reconstruction res = run_attack(t, job, v, a->uses_attacker_data() ? &attacker : nullptr);
         save_cached(cache, key, res);
-        c = {res.reconstruction, res.seconds, res.queries, res.architecture};
+        c = {res.images, res.cost.seconds, res.cost.queries, res.architecture};
       }
       cell.split = split;
-      cell.attack = a;
+      cell.attack = a->name;
       cell.quality = score_reconstruction(t, originals.images, c.reconstruction);
       cell.seconds = c.seconds;
       cell.queries = c.queries;
       cell.settings = job.settings(c.architecture);
       cell.reconstructions = to_pixels(t, c.reconstruction);
-      cell.png = split + "-" + attack_name(a) + ".png";
+      cell.png = split + "-" + a->name + ".png";
       inv::io::save_png(out + "/" + cell.png, comparison_grid(originals.images, cell.reconstructions));
       char line[160];
-      std::snprintf(line, sizeof line, "    %s %s: SSIM %s, PSNR %.2f dB (%.1f s%s)", split.c_str(), attack_name(a),
+      std::snprintf(line, sizeof line, "    %s %s: SSIM %s, PSNR %.2f dB (%.1f s%s)", split.c_str(), a->name.c_str(),
                     fixed(mean_of(cell.quality.ssim_reference), 3).c_str(),
                     inv::metrics::summarize_psnr(cell.quality.psnr).finite_mean, c.seconds,
                     cell.reused ? ", cached" : "");

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include <inv/data/dataset.hpp>
-#include <inv/models/zoo.hpp>
+#include <inv/protocol/model_protocol.hpp>
 
 #include "datasets.hpp"
 #include "settings.hpp"
@@ -61,9 +61,7 @@ Target obtain_target(const Settings& s, const DataSource& src, const inv::data::
 /// checkpoint X.train.invckpt: naming the model checkpoint X.invckpt to pass instead).
 Target load_target(const std::string& path);
 
-/// The valid split layers: every layer except flatten.
-std::vector<std::string> split_layers(const inv::nn::Sequential& net);
-/// Throws UsageError naming the valid layers unless `split` is one of split_layers of
+/// Throws UsageError naming the valid layers unless `split` is one of the split points of
 /// `net` (the network of the model named `model`), or of the target's network.
 void check_split(const inv::nn::Sequential& net, const std::string& model, const std::string& split);
 void check_split(const Target& t, const std::string& split);

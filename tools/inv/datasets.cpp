@@ -120,8 +120,7 @@ const KnownDataset kKnown[] = {
 
 }  // namespace
 
-DataSource locate_dataset(const std::string& name_or_path, const std::string& data_dir,
-                          const std::string& source_dir) {
+DataSource locate_dataset(const std::string& name_or_path, const std::string& data_dir) {
   const KnownDataset* known = nullptr;
   for (const auto& k : kKnown)
     if (name_or_path == k.name) known = &k;
@@ -142,7 +141,6 @@ DataSource locate_dataset(const std::string& name_or_path, const std::string& da
       candidates.push_back(root);
     }
   candidates.push_back(std::string("/usr/share/datasets/") + known->name);
-  if (!source_dir.empty()) candidates.push_back(source_dir + "/../shared/data/" + known->name);
   candidates.push_back(std::string("./data/") + known->name);
   for (const std::string& dir : candidates) {
     std::string d = dir;
@@ -199,50 +197,6 @@ void check_input_shape(const Dataset& ds, const inv::Shape& input_shape, const s
   const inv::Shape chw(ds.images.shape().begin() + 1, ds.images.shape().end());
   INV_CHECK(chw == input_shape, what, " has images of shape ", inv::to_string(chw), " but ", model, " expects ",
             inv::to_string(input_shape), " (lenet: 28x28 grey, e.g. mnist or fashion-mnist; cifar-cnn: 32x32 RGB)");
-}
-
-int64_t holdout_size(int64_t requested, int64_t train_size) {
-  const int64_t h = requested >= 0 ? requested : std::min<int64_t>(10000, train_size / 6);
-  INV_CHECK(h < train_size, "--holdout ", h, " leaves no training image for the target (the training set has ",
-            train_size, ")");
-  return h;
-}
-
-Dataset target_part(const Dataset& train, int64_t holdout) { return train.head(train.size() - holdout); }
-
-AttackerData make_attacker_data(const Dataset& train, int64_t holdout, const AttackerSettings& a,
-                                const std::vector<double>& mean, const std::vector<double>& std,
-                                const inv::Shape& input_shape, uint64_t seed) {
-  AttackerData d;
-  if (a.set == "noise") {
-    const int64_t limit = std::max<int64_t>(kNoiseImages, train.size());
-    INV_CHECK(a.images <= limit, "--attacker-set noise: --attacker-images ", a.images, " exceeds the limit of ",
-              limit, " noise images (", kNoiseImages, " or the size of the training set, whichever is larger)");
-    const int64_t n = a.images > 0 ? a.images : kNoiseImages;
-    inv::Shape shape{n};
-    shape.insert(shape.end(), input_shape.begin(), input_shape.end());
-    inv::Generator gen(inv::data::data_detail::mix_seed(seed, 0x6e6f697365));  // "noise"
-    d.normalised = inv::randn(shape, gen);
-    d.description = std::to_string(n) + " images of N(0, 1) noise in normalised space";
-    return d;
-  }
-  const bool disjoint = a.set == "disjoint";
-  INV_CHECK(holdout <= train.size() && (disjoint || holdout < train.size()), "--attacker-set ", a.set,
-            ": the training set has ", count_of(train.size(), "image"), " but the target held out the last ", holdout,
-            " of its training set; pass --dataset with the dataset the target was trained on");
-  const int64_t begin = disjoint ? train.size() - holdout : 0;
-  const int64_t pool = disjoint ? holdout : train.size() - holdout;
-  INV_CHECK(pool > 0, "--attacker-set disjoint needs training images the target never saw, but the target was "
-                      "trained with holdout 0; train one that holds some out (inv train --holdout N)");
-  const int64_t n = a.images > 0 ? std::min(a.images, pool) : pool;
-  std::vector<int64_t> idx(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) idx[size_t(i)] = begin + i;
-  d.labelled = train.subset(idx);
-  d.normalised = inv::data::normalize(d.labelled.images, mean, std);
-  d.description = std::to_string(n) + (disjoint ? " held-out training images (never seen by the target)"
-                                                : " of the target's training images");
-  if (a.images > pool) d.description += " (all of the pool; " + std::to_string(a.images) + " asked)";
-  return d;
 }
 
 }  // namespace cli

@@ -4,16 +4,17 @@
 #include <cstdio>
 #include <sstream>
 
+#include <inv/attack/registry.hpp>
+
 #include "report.hpp"
 
 namespace cli {
 
-const char* attack_colour(Attack a) {
-  switch (a) {
-    case Attack::WhiteBox: return "#1f5fa8";
-    case Attack::BlackBox: return "#d9730d";
-    case Attack::QueryFree: return "#2e8b57";
-  }
+const char* attack_colour(const std::string& attack) {
+  static const char* palette[] = {"#1f5fa8", "#d9730d", "#2e8b57", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#b8860b"};
+  const auto& all = inv::attack::attacks();
+  for (size_t i = 0; i < all.size(); ++i)
+    if (all[i].name == attack) return palette[i % (sizeof palette / sizeof palette[0])];
   return "#444";
 }
 
@@ -75,7 +76,7 @@ std::string ssim_plot_svg(const Report& r) {
       << "\" stroke=\"#b22222\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n";
   }
   // one line per attack
-  for (Attack a : r.attacks) {
+  for (const std::string& a : r.attacks) {
     std::string points;
     std::ostringstream marks;
     for (size_t i = 0; i < n; ++i) {
@@ -84,7 +85,7 @@ std::string ssim_plot_svg(const Report& r) {
       const double v = mean_of(c->quality.ssim_reference);
       points += num(x_of(i)) + "," + num(y_of(v)) + " ";
       char tip[96];
-      std::snprintf(tip, sizeof tip, "%s at %s: SSIM %s", attack_name(a), splits[i].name.c_str(), fixed(v, 3).c_str());
+      std::snprintf(tip, sizeof tip, "%s at %s: SSIM %s", a.c_str(), splits[i].name.c_str(), fixed(v, 3).c_str());
       marks << "<circle cx=\"" << num(x_of(i)) << "\" cy=\"" << num(y_of(v)) << "\" r=\"4\" fill=\""
             << attack_colour(a) << "\"><title>" << html_escape(tip) << "</title></circle>\n";
     }
@@ -95,11 +96,11 @@ std::string ssim_plot_svg(const Report& r) {
   // legend
   double ly = top + 10;
   const double lx = left + pw + 18;
-  for (Attack a : r.attacks) {
+  for (const std::string& a : r.attacks) {
     s << "<line x1=\"" << lx << "\" x2=\"" << lx + 24 << "\" y1=\"" << ly << "\" y2=\"" << ly << "\" stroke=\""
       << attack_colour(a) << "\" stroke-width=\"2\"/><circle cx=\"" << lx + 12 << "\" cy=\"" << ly
       << "\" r=\"4\" fill=\"" << attack_colour(a) << "\"/>\n";
-    s << "<text x=\"" << lx + 32 << "\" y=\"" << ly + 4 << "\">" << attack_name(a) << "</text>\n";
+    s << "<text x=\"" << lx + 32 << "\" y=\"" << ly + 4 << "\">" << html_escape(a) << "</text>\n";
     ly += 22;
   }
   s << "<line x1=\"" << lx << "\" x2=\"" << lx + 24 << "\" y1=\"" << ly << "\" y2=\"" << ly

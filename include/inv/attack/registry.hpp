@@ -1,0 +1,268 @@
+// inv/attack/registry.hpp: the catalogue of attacks, and the one way to run any of them.
+//
+// Every attack is an entry of attacks(): a name, the access its threat model grants
+// (docs/protocol.md §1), what it spends (rMLE iterations, a trained decoder or shadow),
+// and a run function. run_attack() is the harness: it splits the target, hands the
+// attack only what its access grants (a Granted), times it and returns its
+// Reconstruction. The command, its report and its plots iterate over attacks(), so an
+// attack is added by writing its header (the algorithm) and one entry here.
+//
+//   const auto& a = attack::find_attack("black-box");
+//   attack::SplitTarget t{&protocol::model_protocol("lenet"), net, "ReLU2"};
+//   attack::AttackSettings s;  s.decoder.epochs = 50;
+//   attack::Reconstruction r = attack::run_attack(a, t, v, &attacker_data, s);
+//
+// Inputs and outputs are in normalised space: the features v (N, ...) of the split, the
+// attacker's images (protocol::AttackerData), and Reconstruction::images (N, C, H, W).
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "inv/attack/access.hpp"
+#include "inv/attack/decoder.hpp"
+#include "inv/attack/inverse_network.hpp"
+#include "inv/attack/reconstruction.hpp"
+#include "inv/attack/rmle.hpp"
+#include "inv/attack/shadow.hpp"
+#include "inv/protocol/attacker_data.hpp"
+#include "inv/protocol/model_protocol.hpp"
+#include "inv/train/progress.hpp"
+
+namespace inv::attack {
+
+/// What the attacker may use (protocol §1). The threat models are a closed set; attacks are not.
+enum class Access {
+  WhiteBox,   // the edge f1 (structure and weights)
+  BlackBox,   // queries to f1 (an EdgeOracle) and its own images
+  QueryFree,  // the cloud f2 and its own labelled images; nothing of f1 but its architecture
+};
+
+/// "white-box", "black-box", "query-free".
+inline const char* access_name(Access a) {
+  switch (a) {
+    case Access::WhiteBox: return "white-box";
+    case Access::BlackBox: return "black-box";
+    case Access::QueryFree: return "query-free";
+  }
+  return "?";
+}
+
+/// A trained target cut at a split point, as the harness holds it (no attack sees it whole).
+struct SplitTarget {
+  const protocol::ModelProtocol* model = nullptr;  // the architecture and its protocol tables
+  std::shared_ptr<nn::Sequential> net;             // the whole trained network
+  std::string split;                               // the edge computes every layer up to this one
+};
+
+/// The model an attack trains, if any.
+enum class Trains { Nothing, Decoder, Shadow };
+
+/// Everything an attack may be configured with. Each attack reads its own part.
+struct AttackSettings {
+  RmleConfig rmle;       // rMLE: white-box, and the inversion step of query-free
+  TrainConfig decoder;   // the black-box inverse network (its seed is set per split by the harness)
+  TrainConfig shadow;    // the query-free shadow (likewise)
+  bool paper_shadow = false;  // query-free: P1 Table 5's shadow where defined, else a copy of the edge's architecture
+  uint64_t seed = 0;     // the root of the initialisation and shuffling seeds
+  bool quiet = true;     // no progress output
+};
+
+/// What the harness grants an attack. Only the part its access allows is set; asking for
+/// another part throws inv::Error. The architecture (the model's protocol), the split,
+/// the input shape and the seeds are public knowledge in every threat model.
+class Granted {
+ public:
+  /// White-box: the edge f1.
+  nn::Module& edge() const { return *need(edge_, "the edge model (white-box access)"); }
+  /// Black-box: query access to f1.
+  EdgeOracle& oracle() const { return *need(oracle_, "queries to the edge (black-box access)"); }
+  /// Query-free: the cloud f2.
+  nn::Module& cloud() const { return *need(cloud_, "the cloud model (query-free access)"); }
+  /// Black-box and query-free: the attacker's own images, normalised.
+  const protocol::AttackerData& data() const {
+    INV_CHECK(data_ && data_->images.defined(), attack_, ": needs the attacker's own images, which it was not given");
+    return *data_;
+  }
+  const protocol::ModelProtocol& model() const { return *model_; }
+  const std::string& split() const { return split_; }
+  const Shape& input_shape() const { return model_->spec.input_shape; }
+  /// The seed of stream `salt` of this (split, attack): 1 initialisation, 2 and 3 training.
+  uint64_t seed(uint64_t salt) const {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a of the split name
+    for (char ch : split_) h = (h ^ uint8_t(ch)) * 1099511628211ull;
+    return mix_seed(root_seed_, h ^ (stream_id_ << 56) ^ salt);
+  }
+  const std::string& attack_name() const { return attack_; }
+
+ private:
+  template <class P>
+  P* need(const P* p, const char* what) const = delete;
+  template <class P>
+  P* need(const std::shared_ptr<P>& p, const char* what) const {
+    INV_CHECK(p != nullptr, attack_, ": its access does not grant ", what);
+    return p.get();
+  }
+  template <class P>
+  P* need(const std::unique_ptr<P>& p, const char* what) const {
+    INV_CHECK(p != nullptr, attack_, ": its access does not grant ", what);
+    return p.get();
+  }
+
+  std::shared_ptr<nn::Module> edge_, cloud_;
+  std::unique_ptr<EdgeOracle> oracle_;
+  const protocol::AttackerData* data_ = nullptr;
+  const protocol::ModelProtocol* model_ = nullptr;
+  std::string split_, attack_;
+  uint64_t root_seed_ = 0, stream_id_ = 0;
+
+  friend struct AttackInfo;
+  friend Reconstruction run_attack(const struct AttackInfo&, const SplitTarget&, const Tensor&,
+                                   const protocol::AttackerData*, const AttackSettings&);
+};
+
+/// One attack of the catalogue.
+struct AttackInfo {
+  std::string name;        // "white-box", as the command and the reports call it
+  Access access;           // what it is granted
+  uint64_t stream_id;      // a stable number in its seed streams (Granted::seed); never reused
+  std::string summary;     // one line for --help and the report
+  bool uses_rmle;          // it runs rMLE (its settings: iterations, lr, λ_TV, λ_l2)
+  Trains trains;           // the model it trains, if any
+  bool needs_labels;       // its own images must be labelled
+  /// The attack: features v (N, ...) of the split, normalised -> reconstruction.
+  std::function<Reconstruction(const Granted&, const Tensor& v, const AttackSettings&)> run;
+
+  bool uses_attacker_data() const { return access != Access::WhiteBox; }
+};
+
+namespace detail {
+
+/// rMLE with progress lines ("rMLE ReLU2 (white-box) 300/1000  objective 0.0123").
+inline Reconstruction rmle_with_progress(nn::Module& model, const Tensor& v, const Granted& g, const AttackSettings& s) {
+  RmleConfig c = s.rmle;
+  train::Progress progress(s.quiet);
+  progress.start("rMLE " + g.split() + " (" + g.attack_name() + ")", c.iterations);
+  c.progress_every = 10;
+  c.on_progress = [&](int64_t it, double objective) {
+    char stats[48];
+    std::snprintf(stats, sizeof stats, "objective %.5g", objective);
+    progress.update(it, stats, it, "it/s");
+  };
+  return rmle(model, v, g.input_shape(), c);
+}
+
+inline TrainConfig seeded(TrainConfig c, uint64_t seed, bool quiet) {
+  c.seed = seed;
+  c.quiet = quiet;
+  return c;
+}
+
+/// The white-box attack: rMLE through the edge (attack/rmle.hpp, protocol §3).
+inline Reconstruction white_box(const Granted& g, const Tensor& v, const AttackSettings& s) {
+  return rmle_with_progress(g.edge(), v, g, s);
+}
+
+/// The black-box attack: an inverse network trained through the oracle (attack/inverse_network.hpp,
+/// protocol §4): the paper's decoder at its splits, else auto_decoder.
+inline Reconstruction black_box(const Granted& g, const Tensor& v, const AttackSettings& s) {
+  const protocol::AttackerData& data = g.data();
+  Generator init(g.seed(1));
+  std::shared_ptr<nn::Module> decoder;
+  if (g.model().paper_decoder) decoder = g.model().paper_decoder(g.split(), init);
+  const bool paper = decoder != nullptr;
+  if (!paper) decoder = auto_decoder(Shape(v.shape().begin() + 1, v.shape().end()), g.input_shape(), init);
+  InverseNetwork net(decoder, seeded(s.decoder, g.seed(2), s.quiet));
+  EdgeOracle& oracle = g.oracle();
+  const std::vector<double> loss = net.fit(oracle, data.images);
+  Reconstruction r = net.invert(v);
+  r.train_loss = loss;
+  r.architecture = paper ? "paper decoder (protocol §4)" : "auto decoder";
+  r.cost.epochs = s.decoder.epochs;
+  r.cost.training_images = data.images.size(0);
+  r.cost.queries = oracle.queries();
+  return r;
+}
+
+/// The query-free attack: a shadow edge trained through the frozen cloud, then rMLE
+/// against it (attack/shadow.hpp, protocol §5).
+inline Reconstruction query_free(const Granted& g, const Tensor& v, const AttackSettings& s) {
+  const protocol::AttackerData& data = g.data();
+  INV_CHECK(data.labelled(), g.attack_name(), ": the attacker needs labelled images (the train or disjoint set, ",
+            "not noise)");
+  Generator init(g.seed(1));
+  std::shared_ptr<nn::Module> shadow;
+  if (s.paper_shadow && g.model().paper_shadow) shadow = g.model().paper_shadow(g.split(), init);
+  const bool paper = shadow != nullptr;
+  if (!paper) shadow = g.model().build(init)->split(g.split()).first;
+  ShadowModel sm(shadow, seeded(s.shadow, g.seed(3), s.quiet));
+  const std::vector<double> loss = sm.fit(g.cloud(), data.labelled_set());
+  Reconstruction r = rmle_with_progress(sm.shadow(), v, g, s);
+  r.train_loss = loss;
+  r.architecture = paper ? "P1 Table 5 shadow (different structure)" : "copy of the edge (same structure)";
+  r.cost.epochs = s.shadow.epochs;
+  r.cost.training_images = data.images.size(0);
+  return r;
+}
+
+}  // namespace detail
+
+/// The catalogue, in a fixed order (the order of reports and plots).
+inline const std::vector<AttackInfo>& attacks() {
+  static const std::vector<AttackInfo> table = {
+      {"white-box", Access::WhiteBox, 0, "rMLE through the known edge f1 (protocol §3)", true, Trains::Nothing, false,
+       detail::white_box},
+      {"black-box", Access::BlackBox, 1, "an inverse network trained on queries to f1 (protocol §4)", false,
+       Trains::Decoder, false, detail::black_box},
+      {"query-free", Access::QueryFree, 2, "a shadow f1 trained through the known cloud f2, then rMLE (protocol §5)", true,
+       Trains::Shadow, true, detail::query_free},
+  };
+  return table;
+}
+
+/// The names of the catalogue's attacks, in its order.
+inline std::vector<std::string> attack_names() {
+  std::vector<std::string> out;
+  for (const AttackInfo& a : attacks()) out.push_back(a.name);
+  return out;
+}
+
+/// The attack named `name`, or nullptr.
+inline const AttackInfo* find_attack(const std::string& name) {
+  for (const AttackInfo& a : attacks())
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+/// The harness (see the header): runs `attack` against `target` on the observed features
+/// v (N, ...) of its split, normalised. `data` is the attacker's own images, needed when
+/// attack.uses_attacker_data() (else ignored). Returns the reconstruction with its cost
+/// (seconds measured here). Throws inv::Error for a target without model or network, a
+/// split that is not one of its split points, missing attacker data, and whatever the
+/// attack throws.
+inline Reconstruction run_attack(const AttackInfo& attack, const SplitTarget& target, const Tensor& v,
+                                 const protocol::AttackerData* data, const AttackSettings& s) {
+  INV_CHECK(target.model && target.net, "run_attack: the target has no model or no network");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto [edge, cloud] = target.net->split(target.split);
+  Granted g;
+  g.model_ = target.model;
+  g.split_ = target.split;
+  g.attack_ = attack.name;
+  g.root_seed_ = s.seed;
+  g.stream_id_ = attack.stream_id;
+  switch (attack.access) {
+    case Access::WhiteBox: g.edge_ = edge; break;
+    case Access::BlackBox: g.oracle_ = std::make_unique<EdgeOracle>(edge), g.data_ = data; break;
+    case Access::QueryFree: g.cloud_ = cloud, g.data_ = data; break;
+  }
+  Reconstruction r = attack.run(g, v, s);
+  r.cost.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+}  // namespace inv::attack
