@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <inv/attack/registry.hpp>
 #include <inv/error.hpp>
 
 #include "commands.hpp"
@@ -23,7 +24,7 @@
 
 namespace {
 
-const char* kUsage =
+const std::string kUsage = std::string(
     "usage: inv <command> [flags]\n"
     "\n"
     "Model inversion attacks against split (collaborative) inference: a network is cut at a\n"
@@ -33,12 +34,12 @@ const char* kUsage =
     "commands:\n"
     "  sweep    every split layer x every attack on one dataset and model, with an HTML report\n"
     "           (the main job: inv sweep --dataset fashion-mnist --model lenet)\n"
-    "  train    train a target network (lenet or cifar-cnn) and save a checkpoint\n"
+    "  train    train a target network (" + cli::join(inv::protocol::protocol_model_names(), " or ") + ") and save a checkpoint\n"
     "  info     print a checkpoint's metadata, layers, output shapes and split points\n"
-    "  attack   run one attack (white-box, black-box, query-free) at one split layer\n"
+    "  attack   run one attack (" + cli::join(inv::attack::attack_names()) + ") at one split layer\n"
     "\n"
     "Run 'inv <command> --help' for the flags of a command.\n"
-    "Datasets: mnist, fashion-mnist (sudo apt-get install dataset-fashion-mnist), cifar10, or a path.\n";
+    "Datasets: mnist, fashion-mnist (sudo apt-get install dataset-fashion-mnist), cifar10, or a path.\n");
 
 /// The message on one line (some library errors list several problems, one a line).
 std::string one_line(std::string m) {
@@ -60,12 +61,12 @@ int main(int argc, char** argv) {
   cli::install_interrupt_handler();  // before any other thread exists
   const std::vector<std::string> all(argv + 1, argv + argc);
   if (all.empty()) {
-    std::fputs(kUsage, stderr);
+    std::fputs(kUsage.c_str(), stderr);
     return 2;
   }
   const std::string command = all[0];
   if (command == "--help" || command == "-h" || command == "help") {
-    std::fputs(kUsage, stdout);
+    std::fputs(kUsage.c_str(), stdout);
     return 0;
   }
   const std::vector<std::string> args(all.begin() + 1, all.end());
