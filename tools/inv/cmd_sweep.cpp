@@ -199,6 +199,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   r.started = utc_now();
   r.threads = threads;
   r.command = command_line;
+  r.budget = budget_line(s);
   r.splits_planned = splits.size();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include <inv/attack/registry.hpp>
 #include <inv/io/file.hpp>
 #include <inv/io/image.hpp>
 #include <inv/ops/shape_ops.hpp>
@@ -421,10 +422,14 @@ std::string index_html(const Report& r) {
     h << "<p class=\"incomplete\">incomplete: " << r.splits.size() << " of " << r.splits_planned
       << " split layers done; rerun the same command to finish</p>\n";
   h << "<p>The network is split in two: the edge device computes the layers up to the <em>split layer</em> "
-       "and sends that layer's output to the cloud. Each attacker sees only those features and tries to "
-       "reconstruct the private input: <b>white-box</b> knows the edge's weights (rMLE), <b>black-box</b> may only "
-       "query the edge (inverse network), <b>query-free</b> knows only the cloud half and has labelled data of its "
-       "own (shadow model + rMLE). He, Zhang &amp; Lee, ACSAC 2019.</p>\n";
+       "and sends that layer's output to the cloud. Each attacker sees those features and tries to "
+       "reconstruct the private input (He, Zhang &amp; Lee, ACSAC 2019):</p>\n<ul>\n";
+  for (const std::string& name : r.attacks)
+    if (const inv::attack::AttackInfo* a = inv::attack::find_attack(name))
+      h << "<li><b>" << html_escape(a->name) << "</b> (" << inv::attack::access_name(a->access)
+        << " access): " << html_escape(a->summary) << "</li>\n";
+  h << "</ul>\n";
+  if (!r.budget.empty()) h << "<p class=\"sub\">" << html_escape(r.budget) << "</p>\n";
   h << "<div class=\"facts\">"
     << "<div class=\"fact\"><b>" << printf_str("%.2f%%", 100 * r.test_accuracy) << "</b><span>"
     << html_escape(r.accuracy_label) << " (" << r.test_images << " images)</span></div>"

@@ -60,6 +60,7 @@ struct Report {
   double seconds = 0;                     // wall time of the whole run
   int threads = 1;
   std::string command;
+  std::string budget;  // what the preset spends (budget_line), shown under the title
   // Written after every split: until the sweep finishes, complete is false and the report
   // says "incomplete: <splits.size()> of <splits_planned> split layers done".
   size_t splits_planned = 0;

@@ -127,13 +127,13 @@ class Granted {
 
 /// One attack of the catalogue.
 struct AttackInfo {
-  std::string name;        // "white-box", as the command and the reports call it
-  Access access;           // what it is granted
-  uint64_t stream_id;      // a stable number in its seed streams (Granted::seed); never reused
-  std::string summary;     // one line for --help and the report
-  bool uses_rmle;          // it runs rMLE (its settings: iterations, lr, λ_TV, λ_l2)
-  Trains trains;           // the model it trains, if any
-  bool needs_labels;       // its own images must be labelled
+  std::string name;                  // "white-box", as the command and the reports call it
+  Access access = Access::WhiteBox;  // what it is granted
+  uint64_t stream_id = 0;            // a stable number in its seed streams (Granted::seed); never reused
+  std::string summary;               // one line for --help and the report
+  bool uses_rmle = false;            // it runs rMLE (its settings: iterations, lr, λ_TV, λ_l2)
+  Trains trains = Trains::Nothing;   // the model it trains, if any
+  bool needs_labels = false;         // its own images must be labelled
   /// The attack: features v (N, ...) of the split, normalised -> reconstruction.
   std::function<Reconstruction(const Granted&, const Tensor& v, const AttackSettings&)> run;
 
@@ -213,14 +213,34 @@ inline Reconstruction query_free(const Granted& g, const Tensor& v, const Attack
 
 /// The catalogue, in a fixed order (the order of reports and plots).
 inline const std::vector<AttackInfo>& attacks() {
-  static const std::vector<AttackInfo> table = {
-      {"white-box", Access::WhiteBox, 0, "rMLE through the known edge f1 (protocol §3)", true, Trains::Nothing, false,
-       detail::white_box},
-      {"black-box", Access::BlackBox, 1, "an inverse network trained on queries to f1 (protocol §4)", false,
-       Trains::Decoder, false, detail::black_box},
-      {"query-free", Access::QueryFree, 2, "a shadow f1 trained through the known cloud f2, then rMLE (protocol §5)", true,
-       Trains::Shadow, true, detail::query_free},
-  };
+  static const std::vector<AttackInfo> table = [] {
+    AttackInfo white_box;
+    white_box.name = "white-box";
+    white_box.access = Access::WhiteBox;
+    white_box.stream_id = 0;
+    white_box.summary = "rMLE through the known edge f1 (protocol §3)";
+    white_box.uses_rmle = true;
+    white_box.run = detail::white_box;
+
+    AttackInfo black_box;
+    black_box.name = "black-box";
+    black_box.access = Access::BlackBox;
+    black_box.stream_id = 1;
+    black_box.summary = "an inverse network trained on queries to f1 (protocol §4)";
+    black_box.trains = Trains::Decoder;
+    black_box.run = detail::black_box;
+
+    AttackInfo query_free;
+    query_free.name = "query-free";
+    query_free.access = Access::QueryFree;
+    query_free.stream_id = 2;
+    query_free.summary = "a shadow f1 trained through the known cloud f2, then rMLE (protocol §5)";
+    query_free.uses_rmle = true;
+    query_free.trains = Trains::Shadow;
+    query_free.needs_labels = true;
+    query_free.run = detail::query_free;
+    return std::vector<AttackInfo>{white_box, black_box, query_free};
+  }();
   return table;
 }
 

@@ -80,8 +80,8 @@ inline const std::vector<ModelProtocol>& model_protocols() {
     lenet.spec = models::lenet_spec();
     lenet.display = "LeNet";
     lenet.build = [](Generator& g) { return models::lenet(g); };
-    lenet.recipe = {20, 32, 1e-3, 20, false};
-    lenet.rmle_blocks = {
+    lenet.recipe.epochs = 20;  // the other values are TargetRecipe's defaults (§2)
+    lenet.rmle_blocks = {  // {layers}, paper split, lr, λ_TV
         {{"conv1", "ReLU1", "pool1"}, "conv1", 1e-2, 0},
         {{"conv2", "ReLU2", "pool2"}, "ReLU2", 1e-2, 1},
         {{"fc1", "fc1act", "fc2", "fc2act", "fc3"}, "fc3", 1e-2, 1e3},
@@ -93,15 +93,23 @@ inline const std::vector<ModelProtocol>& model_protocols() {
     cifar.spec = models::cifar_cnn_spec();
     cifar.display = "CIFAR-10 CNN";
     cifar.build = [](Generator& g) { return models::cifar_cnn(g); };
-    cifar.recipe = {50, 32, 1e-3, 20, true};
-    cifar.rmle_blocks = {
+    cifar.recipe.epochs = 50;
+    cifar.recipe.augment = true;
+    cifar.rmle_blocks = {  // {layers}, paper split, lr, λ_TV
         {{"conv11", "ReLU11", "conv12", "ReLU12", "pool1"}, "conv11", 1e-2, 0},
         {{"conv21", "ReLU21", "conv22", "ReLU22", "pool2"}, "ReLU22", 1e-2, 10},
         {{"conv31", "ReLU31", "conv32", "ReLU32", "pool3"}, "ReLU32", 1e-2, 1e3},
         {{"fc1", "fc1act", "fc2"}, "fc1", 1e-3, 1e4},
     };
-    const std::string qf = "protocol §5 (query-free)";
-    cifar.query_free_rmle = {{"conv11", {500, 1e-2, 0, 0, qf}}, {"ReLU22", {500, 0.1, 2, 0, qf}}};
+    RmleSetting qf;  // the query-free inversion at conv11 and ReLU22 (§5)
+    qf.iterations = 500;
+    qf.lr = 1e-2;
+    qf.lambda_tv = 0;
+    qf.source = "protocol §5 (query-free)";
+    RmleSetting qf22 = qf;
+    qf22.lr = 0.1;
+    qf22.lambda_tv = 2;
+    cifar.query_free_rmle = {{"conv11", qf}, {"ReLU22", qf22}};
     cifar.paper_decoder = [](const std::string& split, Generator& g) {
       return models::paper_decoder("cifar-cnn", split, g);
     };
