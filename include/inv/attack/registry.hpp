@@ -100,15 +100,8 @@ class Granted {
   const std::string& attack_name() const { return attack_; }
 
  private:
-  template <class P>
-  P* need(const P* p, const char* what) const = delete;
-  template <class P>
-  P* need(const std::shared_ptr<P>& p, const char* what) const {
-    INV_CHECK(p != nullptr, attack_, ": its access does not grant ", what);
-    return p.get();
-  }
-  template <class P>
-  P* need(const std::unique_ptr<P>& p, const char* what) const {
+  template <class Pointer>
+  typename Pointer::element_type* need(const Pointer& p, const char* what) const {
     INV_CHECK(p != nullptr, attack_, ": its access does not grant ", what);
     return p.get();
   }
@@ -120,7 +113,6 @@ class Granted {
   std::string split_, attack_;
   uint64_t root_seed_ = 0, stream_id_ = 0;
 
-  friend struct AttackInfo;
   friend Reconstruction run_attack(const struct AttackInfo&, const SplitTarget&, const Tensor&,
                                    const protocol::AttackerData*, const AttackSettings&);
 };
