@@ -124,7 +124,7 @@ TEST_CASE("rMLE leaves the edge bitwise unchanged and validates its inputs", "[a
   CHECK_THROWS_WITH(rmle(*edge, v, {1, 28, 28}, bad), Catch::Contains("needs an initial tensor"));
   Tensor nan_v = copy_data(v);
   nan_v.data<float>()[0] = std::nanf("");
-  CHECK_THROWS_WITH(rmle(*edge, nan_v, {1, 28, 28}, c), Catch::Contains("objective became nan at iteration 1"));
+  CHECK_THROWS_WITH(rmle(*edge, nan_v, {1, 28, 28}, c), Catch::Contains("the objective is nan at the start"));
   CHECK(before.same_as(*edge));  // also after the errors
 }
 
@@ -533,4 +533,75 @@ TEST_CASE("the harness runs each attack as its own header does, and reports the 
   noise.labels.clear();
   CHECK_THROWS_WITH(run_attack(*find_attack("query-free"), split, t.v, &noise, s),
                     Catch::Contains("query-free: the attacker needs labelled images"));
+}
+
+TEST_CASE("the harness checks the target and the features before any attack starts", "[attack][registry]") {
+  TinyTarget t = tiny_target();
+  const AttackSettings s;
+  const AttackInfo& white = *find_attack("white-box");
+  CHECK_THROWS_WITH(run_attack(white, SplitTarget{nullptr, t.net, "relu"}, t.v, nullptr, s),
+                    Catch::Contains("SplitTarget::model is null"));
+  CHECK_THROWS_WITH(run_attack(white, SplitTarget{&t.protocol, nullptr, "relu"}, t.v, nullptr, s),
+                    Catch::Contains("SplitTarget::net is null"));
+  CHECK_THROWS_WITH(run_attack(white, SplitTarget{&t.protocol, t.net, "flatten"}, t.v, nullptr, s),
+                    Catch::Contains("'flatten' is not a split point of the network (conv, relu, fc)"));
+  const SplitTarget split{&t.protocol, t.net, "relu"};
+  for (const AttackInfo& a : attacks()) {
+    INFO(a.name);
+    CHECK_THROWS_WITH(run_attack(a, split, zeros({3, 4, 9, 9}), &t.data, s),
+                      Catch::Contains("the features are (3,4,9,9) but the edge at relu sends (3,4,8,8)"));
+    CHECK_THROWS_WITH(run_attack(a, split, Tensor(), &t.data, s), Catch::Contains("an undefined tensor"));
+  }
+  protocol::ModelProtocol wrong = t.protocol;
+  wrong.spec.input_shape = {3, 8, 8};
+  CHECK_THROWS_WITH(run_attack(white, SplitTarget{&wrong, t.net, "relu"}, t.v, nullptr, s),
+                    Catch::Contains("the network does not take tiny's input (3,8,8)"));
+}
+
+TEST_CASE("protocol_settings give the papers' budgets at the split; the harness keeps a caller's progress callback",
+          "[attack][registry]") {
+  Generator g(0);
+  auto lenet = models::lenet(g);
+  const AttackSettings white = protocol_settings(*find_attack("white-box"), {&protocol::model_protocol("lenet"), lenet, "ReLU2"});
+  CHECK((white.rmle.iterations == 5000 && white.rmle.lr == 1e-2 && white.rmle.lambda_tv == 1));
+  CHECK((white.decoder.epochs == 50 && white.decoder.halve_every == 10 && white.shadow.batch_size == 32));
+  auto cifar = models::cifar_cnn(g);
+  const SplitTarget relu22{&protocol::model_protocol("cifar-cnn"), cifar, "ReLU22"};
+  const AttackSettings qf = protocol_settings(*find_attack("query-free"), relu22);
+  CHECK((qf.rmle.iterations == 500 && qf.rmle.lr == 0.1 && qf.rmle.lambda_tv == 2));
+  CHECK(protocol_settings(*find_attack("white-box"), relu22).rmle.lambda_tv == 10);
+
+  TinyTarget t = tiny_target();
+  AttackSettings s;
+  s.rmle.iterations = 20;
+  s.rmle.progress_every = 5;
+  int calls = 0;
+  s.rmle.on_progress = [&](int64_t, double) { ++calls; };
+  run_attack(*find_attack("white-box"), {&t.protocol, t.net, "relu"}, t.v, nullptr, s);
+  CHECK(calls == 4);
+}
+
+TEST_CASE("an inverse network refuses features of another shape than it was trained on", "[attack][blackbox]") {
+  auto edge = linear_edge();
+  EdgeOracle oracle(edge);
+  auto decoder = std::make_shared<nn::Sequential>();
+  decoder->emplace<nn::Conv2d>("conv", 2, 1, 1);
+  TrainConfig c;
+  c.epochs = 1;
+  InverseNetwork net(decoder, c);
+  net.fit(oracle, images(4, 1, 4, 3));
+  CHECK(net.invert(features_of(*edge, images(2, 1, 4, 4))).images.shape() == Shape{2, 1, 4, 4});
+  CHECK_THROWS_WITH(net.invert(features_of(*edge, images(2, 1, 5, 4))),
+                    Catch::Contains("trained on features (2,4,4) per sample, but is asked to invert (2,2,5,5)"));
+}
+
+TEST_CASE("rMLE returns a start that already reproduces the features", "[attack][rmle]") {
+  auto edge = linear_edge();
+  const Tensor v = features_of(*edge, zeros({1, 1, 4, 4}));
+  RmleConfig c;
+  c.iterations = 50;
+  const Reconstruction r = rmle(*edge, v, {1, 4, 4}, c);
+  CHECK(equal(r.images, zeros({1, 1, 4, 4})));
+  CHECK(r.objective == std::vector<double>{0.0});
+  CHECK(r.cost.iterations == 0);
 }

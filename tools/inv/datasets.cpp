@@ -31,15 +31,40 @@ bool looks_like_idx(const std::string& dir) {
   return exists_raw_or_gz(dir, "t10k-images-idx3-ubyte") || exists_raw_or_gz(dir, "train-images-idx3-ubyte");
 }
 
-/// The CIFAR-10 binary files of `dir` (canonical names or the *_jpegq75.bin copy), sorted.
+/// The CIFAR-10 binary files of `dir`, sorted: the canonical ones (data_batch_*.bin and
+/// test_batch.bin), or the JPEG copy (cifar10_{train,test}_jpegq75.bin), or else files
+/// whose names contain "train" or "test". One set only: a directory that holds two of
+/// them, or a file whose name says both train and test, is refused (inv::Error) rather
+/// than guessed at, so that training images never land in the test set.
 void find_cifar_files(const std::string& dir, std::vector<std::string>& train, std::vector<std::string>& test) {
   train.clear(), test.clear();
+  std::vector<std::string> canonical, copy, other;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.size() < 4 || name.substr(name.size() - 4) != ".bin") continue;
-    if (name.rfind("data_batch_", 0) == 0 || name.find("train") != std::string::npos) train.push_back(dir + "/" + name);
-    if (name == "test_batch.bin" || name.find("test") != std::string::npos) test.push_back(dir + "/" + name);
+    if (name.rfind("data_batch_", 0) == 0 || name == "test_batch.bin")
+      canonical.push_back(name);
+    else if (name == "cifar10_train_jpegq75.bin" || name == "cifar10_test_jpegq75.bin")
+      copy.push_back(name);
+    else if (name.find("train") != std::string::npos || name.find("test") != std::string::npos)
+      other.push_back(name);
+  }
+  const int sets = int(!canonical.empty()) + int(!copy.empty()) + int(!other.empty());
+  if (sets > 1) {
+    std::vector<std::string> all = canonical;
+    all.insert(all.end(), copy.begin(), copy.end());
+    all.insert(all.end(), other.begin(), other.end());
+    std::sort(all.begin(), all.end());
+    inv::detail::fail("'", dir, "' holds CIFAR-10 binary files of more than one set (", join(all),
+                      "); keep one set per directory: data_batch_*.bin and test_batch.bin, or "
+                      "cifar10_{train,test}_jpegq75.bin, or one *train*.bin and one *test*.bin");
+  }
+  for (const std::string& name : !canonical.empty() ? canonical : !copy.empty() ? copy : other) {
+    const bool is_train = name.rfind("data_batch_", 0) == 0 || (name != "test_batch.bin" && name.find("train") != std::string::npos);
+    const bool is_test = name == "test_batch.bin" || (name.rfind("data_batch_", 0) != 0 && name.find("test") != std::string::npos);
+    INV_CHECK(!(is_train && is_test), "'", dir, "/", name, "': the name says both train and test; rename it");
+    (is_train ? train : test).push_back(dir + "/" + name);
   }
   std::sort(train.begin(), train.end());
   std::sort(test.begin(), test.end());
@@ -134,11 +159,16 @@ DataSource locate_dataset(const std::string& name_or_path, const std::string& da
     s.accuracy_label = "test accuracy on " + s.display;
     return s;
   }
-  std::vector<std::string> candidates;
-  for (const std::string& root : {data_dir, std::string(std::getenv("INV_DATA_DIR") ? std::getenv("INV_DATA_DIR") : "")})
+  // A named dataset is only ever taken from a directory of its own name: IDX files do not
+  // say whether they are MNIST or Fashion-MNIST, so a directory holding some other dataset
+  // must not pass for this one (a dataset directory itself is given as --dataset PATH).
+  const std::string env = std::getenv("INV_DATA_DIR") ? std::getenv("INV_DATA_DIR") : "";
+  INV_CHECK(data_dir.empty() || is_dir(data_dir), "--data-dir '", data_dir, "' is not a directory");
+  std::vector<std::string> candidates, roots_holding_data;
+  for (const std::string& root : {data_dir, env})
     if (!root.empty()) {
       candidates.push_back(root + "/" + known->name);
-      candidates.push_back(root);
+      if (known->looks_right(root)) roots_holding_data.push_back(root);
     }
   candidates.push_back(std::string("/usr/share/datasets/") + known->name);
   candidates.push_back(std::string("./data/") + known->name);
@@ -161,7 +191,10 @@ DataSource locate_dataset(const std::string& name_or_path, const std::string& da
   }
   std::string tried;
   for (const auto& c : candidates) tried += (tried.empty() ? "" : ", ") + c;
-  inv::detail::fail("dataset '", known->name, "' not found (tried ", tried, "); ", known->how_to_get);
+  std::string hint;
+  for (const auto& r : roots_holding_data)
+    hint += "; '" + r + "' itself holds a dataset: pass --dataset " + r + " to use it";
+  inv::detail::fail("dataset '", known->name, "' not found (tried ", tried, ")", hint, "; ", known->how_to_get);
 }
 
 Dataset load_split(const DataSource& src, bool train, int channels) {

@@ -1,7 +1,7 @@
 // datasets.hpp: finding and loading datasets by name or path, and the attacker's data.
 //
 // Names: mnist, fashion-mnist, cifar10. Their directory is searched in this order:
-//   --data-dir (DIR/<name>, then DIR itself), $INV_DATA_DIR (likewise),
+//   --data-dir DIR/<name>, $INV_DATA_DIR/<name>,
 //   /usr/share/datasets/<name> (Debian's dataset-fashion-mnist installs Fashion-MNIST there),
 //   ./data/<name>.
 // A path names a directory holding IDX files, CIFAR-10 binary files, or an image folder

@@ -164,7 +164,7 @@ Target train_target(const Settings& s, const DataSource& src, const Dataset& tra
     }
   }
   inv::train::Progress(s.quiet).message("training " + s.model + " on " + count_of(part.size(), src.display + " image") +
-                                        " for " + count_of(recipe.epochs, "epoch"));
+                                        " (" + src.dir + ") for " + count_of(recipe.epochs, "epoch"));
   inv::protocol::train_target(*t.net, t.spec, recipe, part, o);
 
   const auto eval = inv::train::evaluate(*t.net, test, t.spec.mean, t.spec.std);

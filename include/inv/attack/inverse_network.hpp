@@ -83,6 +83,7 @@ class InverseNetwork {
     for (int64_t b = 0; b < n; b += query_batch)
       parts.push_back(oracle.query(slice(attacker_images, 0, b, std::min(n, b + query_batch))));
     const Tensor features = concat(parts, 0);
+    feature_shape_ = Shape(features.shape().begin() + 1, features.shape().end());
     {
       NoGradGuard no_grad;
       nn::ModeGuard mode(*decoder_, false);
@@ -100,7 +101,12 @@ class InverseNetwork {
   /// g(v): the reconstruction (Reconstruction::images, normalised) of features v (N, ...),
   /// computed in evaluation mode without gradients. The objective is empty: g(v) minimises
   /// nothing per image.
+  /// Throws inv::Error when fit() saw features of another shape per sample.
   Reconstruction invert(const Tensor& features) {
+    INV_CHECK(features.defined() && features.dim() >= 1, "InverseNetwork: expected features (N, ...)");
+    INV_CHECK(feature_shape_.empty() || Shape(features.shape().begin() + 1, features.shape().end()) == feature_shape_,
+              "InverseNetwork: the decoder was trained on features ", to_string(feature_shape_),
+              " per sample, but is asked to invert ", to_string(features.shape()));
     nn::ModeGuard mode(*decoder_, false);
     NoGradGuard no_grad;
     Reconstruction r;
@@ -113,6 +119,7 @@ class InverseNetwork {
  private:
   std::shared_ptr<nn::Module> decoder_;
   TrainConfig config_;
+  Shape feature_shape_;  // of one sample, as fit() saw them (empty before fit)
 };
 
 }  // namespace inv::attack

@@ -7,15 +7,17 @@
 // Reconstruction. The command, its report and its plots iterate over attacks(), so an
 // attack is added by writing its header (the algorithm) and one entry here.
 //
-//   const auto& a = attack::find_attack("black-box");
+//   const attack::AttackInfo& a = *attack::find_attack("black-box");
 //   attack::SplitTarget t{&protocol::model_protocol("lenet"), net, "ReLU2"};
-//   attack::AttackSettings s;  s.decoder.epochs = 50;
+//   attack::AttackSettings s = attack::protocol_settings(a, t);  // the papers' budgets
+//   s.decoder.epochs = 5;                                         // or your own
 //   attack::Reconstruction r = attack::run_attack(a, t, v, &attacker_data, s);
 //
 // Inputs and outputs are in normalised space: the features v (N, ...) of the split, the
 // attacker's images (protocol::AttackerData), and Reconstruction::images (N, C, H, W).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -31,6 +33,7 @@
 #include "inv/attack/shadow.hpp"
 #include "inv/protocol/attacker_data.hpp"
 #include "inv/protocol/model_protocol.hpp"
+#include "inv/protocol/rmle_settings.hpp"
 #include "inv/train/progress.hpp"
 
 namespace inv::attack {
@@ -134,8 +137,10 @@ struct AttackInfo {
 
 namespace detail {
 
-/// rMLE with progress lines ("rMLE ReLU2 (white-box) 300/1000  objective 0.0123").
+/// rMLE with progress lines ("rMLE ReLU2 (white-box) 300/1000  objective 0.0123"), unless
+/// the settings bring their own on_progress callback.
 inline Reconstruction rmle_with_progress(nn::Module& model, const Tensor& v, const Granted& g, const AttackSettings& s) {
+  if (s.rmle.on_progress) return rmle(model, v, g.input_shape(), s.rmle);
   RmleConfig c = s.rmle;
   train::Progress progress(s.quiet);
   progress.start("rMLE " + g.split() + " (" + g.attack_name() + ")", c.iterations);
@@ -250,17 +255,70 @@ inline const AttackInfo* find_attack(const std::string& name) {
   return nullptr;
 }
 
+/// The papers' settings of `attack` at the target's split (docs/protocol.md §3-§5): for
+/// rMLE the split's block setting (the query-free inversion's own where the protocol has
+/// one), for the decoder and the shadow the AttackerRecipe (50 epochs, batch 32, lr 1e-3
+/// halved every 10). Change any field before run_attack to spend less. Throws inv::Error
+/// when the model's table has no setting for the split.
+inline AttackSettings protocol_settings(const AttackInfo& attack, const SplitTarget& target) {
+  INV_CHECK(target.model != nullptr, "protocol_settings: the target has no model protocol");
+  const protocol::RmleSetting r =
+      protocol::rmle_setting(target.model->spec.name, target.split, attack.access == Access::QueryFree);
+  AttackSettings s;
+  s.rmle.iterations = r.iterations;
+  s.rmle.lr = r.lr;
+  s.rmle.lambda_tv = r.lambda_tv;
+  s.rmle.lambda_l2 = r.lambda_l2;
+  const protocol::AttackerRecipe a;
+  for (TrainConfig* c : {&s.decoder, &s.shadow}) {
+    c->epochs = a.epochs;
+    c->batch_size = a.batch_size;
+    c->lr = a.lr;
+    c->halve_every = a.halve_every;
+  }
+  return s;
+}
+
 /// The harness (see the header): runs `attack` against `target` on the observed features
 /// v (N, ...) of its split, normalised. `data` is the attacker's own images, needed when
 /// attack.uses_attacker_data() (else ignored). Returns the reconstruction with its cost
-/// (seconds measured here). Throws inv::Error for a target without model or network, a
-/// split that is not one of its split points, missing attacker data, and whatever the
+/// (seconds measured here). Throws inv::Error, before the attack starts, for a target
+/// without model or network, a split that is not one of the network's split points, a
+/// network that does not take the model's input shape, and features v that are not the
+/// edge's output at the split (N, ...); then for missing attacker data and whatever the
 /// attack throws.
 inline Reconstruction run_attack(const AttackInfo& attack, const SplitTarget& target, const Tensor& v,
                                  const protocol::AttackerData* data, const AttackSettings& s) {
-  INV_CHECK(target.model && target.net, "run_attack: the target has no model or no network");
+  INV_CHECK(target.model != nullptr, "run_attack: the target has no model protocol (SplitTarget::model is null)");
+  INV_CHECK(target.net != nullptr, "run_attack: the target has no network (SplitTarget::net is null)");
+  const std::vector<std::string> points = target.net->split_points();
+  if (std::find(points.begin(), points.end(), target.split) == points.end()) {
+    std::string known;
+    for (const std::string& p : points) known += (known.empty() ? "" : ", ") + p;
+    inv::detail::fail("run_attack: '", target.split, "' is not a split point of the network (", known, ")");
+  }
   const auto t0 = std::chrono::steady_clock::now();
   auto [edge, cloud] = target.net->split(target.split);
+  {  // the features must be what this edge sends
+    INV_CHECK(v.defined() && v.dim() >= 2 && v.size(0) >= 1,
+              "run_attack: expected features v (N, ...) with N >= 1, got ",
+              v.defined() ? to_string(v.shape()) : std::string("an undefined tensor"));
+    Shape one{1};
+    one.insert(one.end(), target.model->spec.input_shape.begin(), target.model->spec.input_shape.end());
+    Shape sent;
+    try {
+      NoGradGuard no_grad;
+      nn::ModeGuard mode(*edge, false);
+      sent = edge->forward(zeros(one)).shape();
+    } catch (const inv::Error& e) {
+      inv::detail::fail("run_attack: the network does not take ", target.model->spec.name, "'s input ",
+                        to_string(target.model->spec.input_shape), " (is it a ", target.model->spec.name, "?): ",
+                        e.what());
+    }
+    sent[0] = v.size(0);
+    INV_CHECK(v.shape() == sent, "run_attack: the features are ", to_string(v.shape()), " but the edge at ",
+              target.split, " sends ", to_string(sent));
+  }
   Granted g;
   g.model_ = target.model;
   g.split_ = target.split;

@@ -163,8 +163,9 @@ inline void project_box(Tensor& x, const std::vector<double>& mean, const std::v
 /// Throws inv::Error for an invalid config, an edge with a Dropout or BatchNorm2d module
 /// in training mode (naming it), features the edge cannot produce (shape mismatch), a
 /// non-finite objective at the start (there is no finite iterate to return), or an
-/// all-zero first gradient (from an exact-zero start through a ReLU edge with zero biases
-/// every gradient is zero, and the attack would silently return its start).
+/// all-zero first gradient at a start whose objective is not zero (from an exact-zero start
+/// through a ReLU edge with zero biases every gradient is zero, and the attack would
+/// silently return its start). A start whose objective is exactly zero is returned at once.
 inline Reconstruction rmle(nn::Module& edge, const Tensor& features, const Shape& input_shape, const RmleConfig& config) {
   config.validate();
   INV_CHECK(input_shape.size() == 3, "rMLE: input_shape must be (C, H, W), got ", to_string(input_shape));
@@ -227,7 +228,8 @@ inline Reconstruction rmle(nn::Module& edge, const Tensor& features, const Shape
   };
   auto stop = [&](double value, int64_t step) {
     const char* what = std::isnan(value) ? "nan" : "inf";
-    INV_CHECK(step > 0, "rMLE: the objective became ", what, " at iteration 1 (lower the learning rate?)");
+    INV_CHECK(step > 0, "rMLE: the objective is ", what, " at the start: the features or the start image are not ",
+              "finite, or too large for float32");
     r.stopped = "the objective became " + std::string(what) + " at iteration " + std::to_string(step + 1) +
                 " (lower the learning rate?); each image's best finite iterate is returned";
   };
@@ -242,6 +244,7 @@ inline Reconstruction rmle(nn::Module& edge, const Tensor& features, const Shape
       stop(bad, it);
       break;
     }
+    if (it == 0 && value == 0) break;  // the start reproduces v exactly (and has no prior cost): it is the answer
     obj.backward();
     if (it == 0) {
       bool all_zero = true;

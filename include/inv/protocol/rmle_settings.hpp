@@ -59,4 +59,13 @@ inline std::optional<RmleSetting> query_free_rmle(const std::string& model, cons
   return std::nullopt;
 }
 
+/// The rMLE setting of `split` in `model` for an attack: the query-free inversion's own
+/// (query_free_rmle) when `query_free_inversion` and the protocol has one, else the
+/// white-box setting. Throws inv::Error as white_box_rmle.
+inline RmleSetting rmle_setting(const std::string& model, const std::string& split, bool query_free_inversion) {
+  if (query_free_inversion)
+    if (const auto q = query_free_rmle(model, split)) return *q;
+  return white_box_rmle(model, split);
+}
+
 }  // namespace inv::protocol

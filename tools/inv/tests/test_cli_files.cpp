@@ -232,3 +232,42 @@ TEST_CASE("a dataset smaller than the target's holdout is refused for the attack
                     "pass --dataset with the dataset the target was trained on"});
   }
 }
+
+TEST_CASE("a named dataset is taken only from a directory of its name; CIFAR-10 sets are never mixed", "[cli]") {
+  TempDir tmp;
+  ::unsetenv("INV_DATA_DIR");  // only --data-dir and the standard places
+  // IDX files do not say which dataset they are: a directory holding some is not "mnist".
+  const std::string idx = tmp.file("tiny");
+  write_tiny_dataset(idx);
+  check_error(run_inv(with({"train", "--dataset", "mnist", "--data-dir", idx, "--out", tmp.file("t.invckpt")}, kRun),
+                      tmp),
+              1, {"dataset 'mnist' not found", "'" + idx + "' itself holds a dataset: pass --dataset " + idx});
+  check_error(run_inv(with({"train", "--dataset", "mnist", "--data-dir", tmp.file("typo"), "--out",
+                            tmp.file("t.invckpt")},
+                           kRun),
+                      tmp),
+              1, {"--data-dir '" + tmp.file("typo") + "' is not a directory"});
+
+  // CIFAR-10 binary files: the canonical set and the JPEG copy in one directory are refused,
+  // and so is a file whose name says both train and test.
+  auto write_cifar = [](const std::string& path) {
+    std::ofstream f(path, std::ios::binary);
+    const std::string record(3073, '\1');
+    f << record << record;
+  };
+  const std::string mix = tmp.file("mix");
+  fs::create_directories(mix);
+  for (const char* name : {"data_batch_1.bin", "test_batch.bin", "cifar10_train_jpegq75.bin", "cifar10_test_jpegq75.bin"})
+    write_cifar(mix + "/" + name);
+  check_error(run_inv(with({"train", "--dataset", mix, "--model", "cifar-cnn", "--out", tmp.file("c.invckpt")}, kRun),
+                      tmp),
+              1, {"holds CIFAR-10 binary files of more than one set", "cifar10_train_jpegq75.bin, data_batch_1.bin",
+                  "keep one set per directory"});
+  const std::string both = tmp.file("both");
+  fs::create_directories(both);
+  write_cifar(both + "/part_train.bin");
+  write_cifar(both + "/part_train_test.bin");
+  check_error(run_inv(with({"train", "--dataset", both, "--model", "cifar-cnn", "--out", tmp.file("c.invckpt")}, kRun),
+                      tmp),
+              1, {"part_train_test.bin': the name says both train and test"});
+}
