@@ -450,7 +450,8 @@ TEST_CASE("the attack catalogue: unique names and seed streams, each granted onl
   std::vector<std::string> names;
   std::vector<uint64_t> streams;
   for (const AttackInfo& a : attacks()) names.push_back(a.name), streams.push_back(a.stream_id);
-  CHECK(names == std::vector<std::string>{"white-box", "black-box", "query-free"});
+  CHECK(names == std::vector<std::string>{"white-box", "black-box", "query-free", "label-only", "white-box-aware"});
+  CHECK(undefended_attack_names() == std::vector<std::string>{"white-box", "black-box", "query-free", "label-only"});
   CHECK(attack_names() == names);
   std::sort(streams.begin(), streams.end());
   CHECK(std::adjacent_find(streams.begin(), streams.end()) == streams.end());
@@ -481,11 +482,14 @@ TEST_CASE("the attack catalogue: unique names and seed streams, each granted onl
       return r;
     };
     run_attack(probe, split, t.v, &t.data, AttackSettings());
+    std::vector<std::string> expected;
     switch (real.access) {
-      case Access::WhiteBox: CHECK(granted == std::vector<std::string>{"edge"}); break;
-      case Access::BlackBox: CHECK(granted == std::vector<std::string>{"oracle", "data"}); break;
-      case Access::QueryFree: CHECK(granted == std::vector<std::string>{"cloud", "data"}); break;
+      case Access::WhiteBox: expected = {"edge"}; break;
+      case Access::BlackBox: expected = {"oracle"}; break;
+      case Access::QueryFree: expected = {"cloud"}; break;
     }
+    if (real.uses_attacker_data) expected.push_back("data");
+    CHECK(granted == expected);
   }
 }
 

@@ -20,8 +20,8 @@ std::vector<std::pair<std::string, std::string>> AttackJob::settings(const std::
       {"lambda_tv", rmle_used ? fmt(rmle.lambda_tv) : ""},
       {"lambda_l2", rmle_used ? fmt(rmle.lambda_l2) : ""},
       {"epochs", trained ? std::to_string(attack->trains == Trains::Decoder ? a.decoder_epochs : a.shadow_epochs) : ""},
-      {"attacker_set", attack->uses_attacker_data() ? a.set : ""},
-      {"attacker_images", attack->uses_attacker_data() ? (a.images > 0 ? std::to_string(a.images) : "all") : ""},
+      {"attacker_set", attack->uses_attacker_data ? a.set : ""},
+      {"attacker_images", attack->uses_attacker_data ? (a.images > 0 ? std::to_string(a.images) : "all") : ""},
       {"architecture", architecture},
   };
 }
@@ -32,7 +32,7 @@ std::string AttackJob::fingerprint() const {
   if (attack->uses_rmle)
     os << ";it=" << rmle.iterations << ";lr=" << fmt(rmle.lr) << ";tv=" << fmt(rmle.lambda_tv)
        << ";l2=" << fmt(rmle.lambda_l2);
-  if (attack->uses_attacker_data()) {
+  if (attack->uses_attacker_data) {
     const auto& a = attacker;
     os << ";set=" << a.set << ";n=" << a.images << ";dec=" << a.decoder_epochs << ";sh=" << a.shadow_epochs
        << ";alr=" << fmt(a.lr) << ";halve=" << a.halve_every << ";batch=" << a.batch_size << ";shadow=" << a.shadow;

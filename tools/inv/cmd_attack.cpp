@@ -125,7 +125,7 @@ int cmd_attack(const Args& args, const std::string& command_line) {
   s.dataset = f.get_text("dataset", t.meta("dataset", "fashion-mnist"));
   const int channels = int(t.spec.input_shape[0]);
   DataSource src;
-  if (need_test || attack.uses_attacker_data()) src = locate_target_dataset(s, f.given("dataset"), t);
+  if (need_test || attack.uses_attacker_data) src = locate_target_dataset(s, f.given("dataset"), t);
   Originals originals;
   if (need_test) {
     const auto test = load_split(src, false, channels);
@@ -147,7 +147,7 @@ int cmd_attack(const Args& args, const std::string& command_line) {
 
   // The attacker's own data.
   inv::protocol::AttackerData attacker;
-  if (attack.uses_attacker_data()) {
+  if (attack.uses_attacker_data) {
     const auto train = load_split(src, true, channels);
     check_input_shape(train, t.spec.input_shape, t.spec.name, src.display + " (training set)");
     const int64_t recorded = t.meta_integer("holdout", -1, 0);
@@ -157,7 +157,7 @@ int cmd_attack(const Args& args, const std::string& command_line) {
 
   const AttackJob job = make_job(s, split, attack);
   if (!s.quiet) std::fprintf(stderr, "%s\n", budget_line(s).c_str());
-  const inv::attack::Reconstruction r = run_attack(t, job, features, attack.uses_attacker_data() ? &attacker : nullptr);
+  const inv::attack::Reconstruction r = run_attack(t, job, features, attack.uses_attacker_data ? &attacker : nullptr);
 
   const inv::Tensor recon = to_pixels(t, r.images);
   inv::io::save_npy(out + "/reconstructions.npy", recon);

@@ -40,7 +40,8 @@ FlagSet sweep_flags() {
   add_common_flags(f, true, true);
   f.section("sweep");
   f.text("splits", "all|L1,L2,...", "all", "split layers (all = every layer except flatten)");
-  f.list("attacks", "A1,A2,...", inv::attack::attack_names(), join(inv::attack::attack_names()), "attacks to run");
+  f.list("attacks", "A1,A2,...", inv::attack::attack_names(), join(inv::attack::undefended_attack_names()),
+         "attacks to run (label-only is the baseline an attack must beat)");
   f.text("target", "FILE", "", "attack this target checkpoint instead of training one");
   f.text("out", "DIR", "out/<dataset>-<model>-<preset>", "output directory");
   f.boolean("reuse", "true", "reuse attacks finished by an earlier run with the same settings");
@@ -84,7 +85,7 @@ void save_cached(const std::string& path, const std::string& key, const inv::att
 
 std::vector<const AttackInfo*> chosen_attacks(const FlagSet& f) {
   std::vector<const AttackInfo*> out;
-  for (const auto& name : f.get_list("attacks", inv::attack::attack_names())) {
+  for (const auto& name : f.get_list("attacks", inv::attack::undefended_attack_names())) {
     const AttackInfo* a = &parse_attack(name);
     if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
   }
@@ -127,7 +128,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   const std::vector<const AttackInfo*> attacks = chosen_attacks(f);
   const std::vector<std::string> splits = chosen_splits(f, s.model);  // before any training (a target is an s.model)
   const bool any_attacker =
-      std::any_of(attacks.begin(), attacks.end(), [](const AttackInfo* a) { return a->uses_attacker_data(); });
+      std::any_of(attacks.begin(), attacks.end(), [](const AttackInfo* a) { return a->uses_attacker_data; });
   if (s.attacker.set == "noise")
     for (const AttackInfo* a : attacks)
       if (a->needs_labels) {
@@ -225,7 +226,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
       if (reuse && load_cached(cache, key, c) && c.reconstruction.shape() == x.shape()) {
         cell.reused = true;
       } else {
-        const inv::attack::Reconstruction res = run_attack(t, job, v, a->uses_attacker_data() ? &attacker : nullptr);
+        const inv::attack::Reconstruction res = run_attack(t, job, v, a->uses_attacker_data ? &attacker : nullptr);
         save_cached(cache, key, res);
         c = {res.images, res.cost.seconds, res.cost.queries, res.architecture};
       }

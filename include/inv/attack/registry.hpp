@@ -31,6 +31,7 @@
 #include "inv/attack/reconstruction.hpp"
 #include "inv/attack/rmle.hpp"
 #include "inv/attack/shadow.hpp"
+#include "inv/defense/defended_edge.hpp"
 #include "inv/protocol/attacker_data.hpp"
 #include "inv/protocol/model_protocol.hpp"
 #include "inv/protocol/rmle_settings.hpp"
@@ -62,6 +63,19 @@ struct SplitTarget {
   std::string split;                               // the edge computes every layer up to this one
 };
 
+/// What is deployed and what the cloud sees besides the features it attacks (protocol §7).
+struct Deployment {
+  /// The deployed edge, e.g. a defense::DefendedEdge: the black-box oracle queries it.
+  /// Null: the clean edge of the target.
+  std::shared_ptr<nn::Module> edge;
+  /// The defense it applies. Attackers that know the defense learn its kind, position and
+  /// level, never its random draws or its secret tensor.
+  defense::Defense defense;
+  /// Other features (M, ...) the cloud has received from the deployment, unlabelled; may
+  /// be undefined.
+  Tensor observed;
+};
+
 /// The model an attack trains, if any.
 enum class Trains { Nothing, Decoder, Shadow };
 
@@ -86,7 +100,16 @@ class Granted {
   EdgeOracle& oracle() const { return *need(oracle_, "queries to the edge (black-box access)"); }
   /// Query-free: the cloud f2.
   nn::Module& cloud() const { return *need(cloud_, "the cloud model (query-free access)"); }
-  /// Black-box and query-free: the attacker's own images, normalised.
+  /// The defense's public part (kind, position, level; no secret tensor): known to
+  /// defense-aware attackers. Kind None when nothing is deployed.
+  const defense::Defense& defense() const { return defense_; }
+  /// The other features the cloud has received from the deployment (M, ...).
+  const Tensor& observed() const {
+    INV_CHECK(observed_.defined() && observed_.size(0) >= 1, attack_,
+              ": needs features observed from the deployment (Deployment::observed), none were given");
+    return observed_;
+  }
+  /// The attacker's own images, normalised (attacks with uses_attacker_data).
   const protocol::AttackerData& data() const {
     INV_CHECK(data_ && data_->images.defined(), attack_, ": needs the attacker's own images, which it was not given");
     return *data_;
@@ -112,12 +135,14 @@ class Granted {
   std::shared_ptr<nn::Module> edge_, cloud_;
   std::unique_ptr<EdgeOracle> oracle_;
   const protocol::AttackerData* data_ = nullptr;
+  defense::Defense defense_;
+  Tensor observed_;
   const protocol::ModelProtocol* model_ = nullptr;
   std::string split_, attack_;
   uint64_t root_seed_ = 0, stream_id_ = 0;
 
   friend Reconstruction run_attack(const struct AttackInfo&, const SplitTarget&, const Tensor&,
-                                   const protocol::AttackerData*, const AttackSettings&);
+                                   const protocol::AttackerData*, const AttackSettings&, const Deployment*);
 };
 
 /// One attack of the catalogue.
@@ -129,10 +154,11 @@ struct AttackInfo {
   bool uses_rmle = false;            // it runs rMLE (its settings: iterations, lr, λ_TV, λ_l2)
   Trains trains = Trains::Nothing;   // the model it trains, if any
   bool needs_labels = false;         // its own images must be labelled
+  bool uses_attacker_data = false;   // it is given the attacker's own images
+  bool defense_aware = false;        // it models the deployed defense (run where a defense is deployed)
   /// The attack: features v (N, ...) of the split, normalised -> reconstruction.
   std::function<Reconstruction(const Granted&, const Tensor& v, const AttackSettings&)> run;
 
-  bool uses_attacker_data() const { return access != Access::WhiteBox; }
 };
 
 namespace detail {
@@ -206,6 +232,96 @@ inline Reconstruction query_free(const Granted& g, const Tensor& v, const Attack
   return r;
 }
 
+/// The defense-aware white-box attack: rMLE through the edge with a feature distance that
+/// fits the deployed defense it knows (kind, position, level), not its draws:
+///   dropout on the features    only the coordinates where v ≠ 0 count (a zero may be dropped)
+///   laplace on the features    the absolute distance (the MLE under Laplace noise)
+///   optimised on the features  the fixed offset n is estimated as mean(observed features) −
+///                              mean(f1(own images)), and v − n̂ is inverted (needs both)
+///   gaussian, or any defense on the input: the squared distance, as the paper's attacker
+/// Assumes the observed features come from images of the attacker's distribution.
+inline Reconstruction white_box_aware(const Granted& g, const Tensor& v, const AttackSettings& s) {
+  const defense::Defense& d = g.defense();
+  AttackSettings a = s;
+  Tensor target = v;
+  std::string how = "squared distance (as the paper's attacker)";
+  if (d.position == defense::Position::Features) {
+    switch (d.kind) {
+      case defense::DefenseKind::Dropout:
+        a.rmle.skip_zero_features = true;
+        how = "zero features skipped";
+        break;
+      case defense::DefenseKind::Laplace:
+        a.rmle.distance = FeatureDistance::Absolute;
+        how = "absolute distance";
+        break;
+      case defense::DefenseKind::Optimised: {
+        const Tensor& observed = g.observed();
+        const Tensor& own = g.data().images;
+        Tensor clean;
+        {
+          NoGradGuard no_grad;
+          nn::ModeGuard mode(g.edge(), false);
+          std::vector<Tensor> parts;
+          for (int64_t b = 0; b < own.size(0); b += 500)
+            parts.push_back(g.edge().forward(slice(own, 0, b, std::min(own.size(0), b + 500))));
+          clean = concat(parts, 0);
+        }
+        const Tensor offset = sub(mean(observed, {0}), mean(clean, {0}));  // n̂, one sample's shape
+        target = copy_data(sub(v, offset));
+        how = "offset estimated from " + std::to_string(observed.size(0)) + " observed features";
+        break;
+      }
+      default: break;
+    }
+  }
+  Reconstruction r = rmle_with_progress(g.edge(), target, g, a);
+  r.architecture = how;
+  return r;
+}
+
+/// The label-only baseline: the mean of the attacker's own images of the class that the
+/// cloud predicts from v. It learns nothing of the input beyond its label, so an attack
+/// that does not beat it has not shown leakage of the input. Classes the attacker has no
+/// image of fall back to the mean of all its images.
+inline Reconstruction label_only(const Granted& g, const Tensor& v, const AttackSettings&) {
+  const protocol::AttackerData& data = g.data();
+  INV_CHECK(data.labelled(), g.attack_name(), ": the attacker needs labelled images (the train or disjoint set, ",
+            "not noise)");
+  std::vector<int64_t> predicted;
+  {
+    NoGradGuard no_grad;
+    nn::ModeGuard mode(g.cloud(), false);
+    predicted = argmax(g.cloud().forward(v), 1);
+  }
+  const int64_t n = data.images.size(0), row = data.images.numel() / n;
+  int64_t classes = 0;
+  for (int64_t y : data.labels) classes = std::max(classes, y + 1);
+  for (int64_t y : predicted) classes = std::max(classes, y + 1);
+  std::vector<double> sums(size_t(classes * row), 0.0), all(size_t(row), 0.0);
+  std::vector<int64_t> counts(size_t(classes), 0);
+  const float* p = data.images.data<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t y = data.labels[size_t(i)];
+    ++counts[size_t(y)];
+    for (int64_t k = 0; k < row; ++k) sums[size_t(y * row + k)] += p[i * row + k], all[size_t(k)] += p[i * row + k];
+  }
+  Shape shape = data.images.shape();
+  shape[0] = v.size(0);
+  Reconstruction r;
+  r.images = empty(shape);
+  float* q = r.images.data<float>();
+  for (int64_t i = 0; i < v.size(0); ++i) {
+    const int64_t y = predicted[size_t(i)];
+    for (int64_t k = 0; k < row; ++k)
+      q[i * row + k] = counts[size_t(y)] > 0 ? float(sums[size_t(y * row + k)] / double(counts[size_t(y)]))
+                                             : float(all[size_t(k)] / double(n));
+  }
+  r.architecture = "class mean of the attacker's images";
+  r.cost.training_images = n;
+  return r;
+}
+
 }  // namespace detail
 
 /// The catalogue, in a fixed order (the order of reports and plots).
@@ -219,12 +335,23 @@ inline const std::vector<AttackInfo>& attacks() {
     white_box.uses_rmle = true;
     white_box.run = detail::white_box;
 
+    AttackInfo white_box_aware;
+    white_box_aware.name = "white-box-aware";
+    white_box_aware.access = Access::WhiteBox;
+    white_box_aware.stream_id = 3;
+    white_box_aware.summary = "rMLE through f1 with a feature distance that fits the known defense";
+    white_box_aware.uses_rmle = true;
+    white_box_aware.uses_attacker_data = true;  // against optimised noise
+    white_box_aware.defense_aware = true;
+    white_box_aware.run = detail::white_box_aware;
+
     AttackInfo black_box;
     black_box.name = "black-box";
     black_box.access = Access::BlackBox;
     black_box.stream_id = 1;
     black_box.summary = "an inverse network trained on queries to f1 (protocol §4)";
     black_box.trains = Trains::Decoder;
+    black_box.uses_attacker_data = true;
     black_box.run = detail::black_box;
 
     AttackInfo query_free;
@@ -235,8 +362,18 @@ inline const std::vector<AttackInfo>& attacks() {
     query_free.uses_rmle = true;
     query_free.trains = Trains::Shadow;
     query_free.needs_labels = true;
+    query_free.uses_attacker_data = true;
     query_free.run = detail::query_free;
-    return std::vector<AttackInfo>{white_box, black_box, query_free};
+
+    AttackInfo label_only;
+    label_only.name = "label-only";
+    label_only.access = Access::QueryFree;
+    label_only.stream_id = 4;
+    label_only.summary = "a baseline, not an attack: the attacker's mean image of the class the cloud predicts";
+    label_only.needs_labels = true;
+    label_only.uses_attacker_data = true;
+    label_only.run = detail::label_only;
+    return std::vector<AttackInfo>{white_box, black_box, query_free, label_only, white_box_aware};
   }();
   return table;
 }
@@ -245,6 +382,15 @@ inline const std::vector<AttackInfo>& attacks() {
 inline std::vector<std::string> attack_names() {
   std::vector<std::string> out;
   for (const AttackInfo& a : attacks()) out.push_back(a.name);
+  return out;
+}
+
+/// The names of the attacks that do not model a defense (defense_aware false): what a
+/// leakage sweep without a defense runs.
+inline std::vector<std::string> undefended_attack_names() {
+  std::vector<std::string> out;
+  for (const AttackInfo& a : attacks())
+    if (!a.defense_aware) out.push_back(a.name);
   return out;
 }
 
@@ -280,15 +426,18 @@ inline AttackSettings protocol_settings(const AttackInfo& attack, const SplitTar
 }
 
 /// The harness (see the header): runs `attack` against `target` on the observed features
-/// v (N, ...) of its split, normalised. `data` is the attacker's own images, needed when
-/// attack.uses_attacker_data() (else ignored). Returns the reconstruction with its cost
+/// v (N, ...) of its split, normalised. `data` is the attacker's own images, given when
+/// attack.uses_attacker_data (else ignored). `deployment` says what is deployed (a
+/// defended edge, which the black-box oracle then queries) and what else the cloud has
+/// observed; null means the clean edge, no defense. Returns the reconstruction with its cost
 /// (seconds measured here). Throws inv::Error, before the attack starts, for a target
 /// without model or network, a split that is not one of the network's split points, a
 /// network that does not take the model's input shape, and features v that are not the
 /// edge's output at the split (N, ...); then for missing attacker data and whatever the
 /// attack throws.
 inline Reconstruction run_attack(const AttackInfo& attack, const SplitTarget& target, const Tensor& v,
-                                 const protocol::AttackerData* data, const AttackSettings& s) {
+                                 const protocol::AttackerData* data, const AttackSettings& s,
+                                 const Deployment* deployment = nullptr) {
   INV_CHECK(target.model != nullptr, "run_attack: the target has no model protocol (SplitTarget::model is null)");
   INV_CHECK(target.net != nullptr, "run_attack: the target has no network (SplitTarget::net is null)");
   const std::vector<std::string> points = target.net->split_points();
@@ -325,11 +474,19 @@ inline Reconstruction run_attack(const AttackInfo& attack, const SplitTarget& ta
   g.attack_ = attack.name;
   g.root_seed_ = s.seed;
   g.stream_id_ = attack.stream_id;
+  std::shared_ptr<nn::Module> deployed = edge;
+  if (deployment) {
+    if (deployment->edge) deployed = deployment->edge;
+    g.defense_ = deployment->defense;
+    g.defense_.offset = Tensor();  // the secret stays with the deployment
+    g.observed_ = deployment->observed;
+  }
   switch (attack.access) {
     case Access::WhiteBox: g.edge_ = edge; break;
-    case Access::BlackBox: g.oracle_ = std::make_unique<EdgeOracle>(edge), g.data_ = data; break;
-    case Access::QueryFree: g.cloud_ = cloud, g.data_ = data; break;
+    case Access::BlackBox: g.oracle_ = std::make_unique<EdgeOracle>(deployed); break;
+    case Access::QueryFree: g.cloud_ = cloud; break;
   }
+  if (attack.uses_attacker_data) g.data_ = data;
   Reconstruction r = attack.run(g, v, s);
   r.cost.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

@@ -51,6 +51,12 @@ enum class RmleStart {
   Given,   // RmleConfig::initial
 };
 
+/// How rMLE measures the distance between f1(x) and the observed features v.
+enum class FeatureDistance {
+  Squared,   // mean (f1(x) − v)²: the paper's; the MLE under Gaussian feature noise
+  Absolute,  // mean |f1(x) − v|: the MLE under Laplace feature noise
+};
+
 struct RmleConfig {
   int64_t iterations = 5000;
   double lr = 1e-2;
@@ -72,6 +78,11 @@ struct RmleConfig {
   std::function<void(int64_t, double)> on_progress;
   int64_t progress_every = 100;
   bool flush_denormal = true;  // subnormals as zero while optimising (inv/denormal.hpp)
+  FeatureDistance distance = FeatureDistance::Squared;
+  /// Count only the coordinates where v is not zero (their distance still averaged over all
+  /// of the image's coordinates): against the dropout defense, a zero in v may be a dropped
+  /// value rather than f1(x)'s, so it says nothing about x.
+  bool skip_zero_features = false;
 
   /// Throws inv::Error with one clear message for the first invalid setting.
   void validate() const {
@@ -89,10 +100,28 @@ struct RmleConfig {
 
 namespace detail {
 
+/// The weight of each feature coordinate: 1 where v counts (see skip_zero_features), else 0.
+inline Tensor feature_weights(const Tensor& v) {
+  Tensor w = empty_like(v);
+  const float* pv = v.data<float>();
+  float* pw = w.data<float>();
+  for (int64_t k = 0; k < v.numel(); ++k) pw[k] = pv[k] != 0.0f ? 1.0f : 0.0f;
+  return w;
+}
+
 /// Σ over images of the per-image objective (see the header), from the edge's output y = f1(x).
-inline Tensor rmle_objective_from(const Tensor& y, const Tensor& x, const Tensor& v, const RmleConfig& c) {
+/// `weights` is feature_weights(v) when zero features are skipped, else undefined.
+inline Tensor rmle_objective_from(const Tensor& y, const Tensor& x, const Tensor& v, const RmleConfig& c,
+                                  const Tensor& weights = Tensor()) {
   const double n = static_cast<double>(x.size(0));
-  Tensor obj = mul(mse_loss(y, v), n);  // Σ_i mean over image i's features
+  Tensor obj;  // Σ_i mean over image i's features
+  if (c.distance == FeatureDistance::Squared && !weights.defined()) {
+    obj = mul(mse_loss(y, v), n);
+  } else {
+    Tensor d = c.distance == FeatureDistance::Squared ? square(sub(y, v)) : abs(sub(y, v));
+    if (weights.defined()) d = mul(d, weights);
+    obj = mul(mean(d), n);
+  }
   if (c.lambda_tv > 0) {
     const Tensor tv = total_variation(x, c.tv);  // reference: already ÷N; TV_β: a plain sum
     obj = add(obj, mul(tv, c.lambda_tv * (c.tv == TvVariant::Reference ? n : 1.0)));
@@ -102,10 +131,12 @@ inline Tensor rmle_objective_from(const Tensor& y, const Tensor& x, const Tensor
 }
 
 /// The objective of each image at x, from the edge's output y = f1(x) (see the header):
-/// mean over image i's features of (y_i − v_i)², plus λ_TV·TV(x_i) and λ_l2·mean(x_i²).
+/// mean over image i's features of (y_i − v_i)² (or |y_i − v_i|, and only where v_i ≠ 0:
+/// RmleConfig::distance, skip_zero_features), plus λ_TV·TV(x_i) and λ_l2·mean(x_i²).
 /// Their sum is the value of rmle_objective_from, up to rounding.
 inline std::vector<double> per_image_objective(const Tensor& y, const Tensor& v, const Tensor& x,
                                                const RmleConfig& c) {
+  const bool absolute = c.distance == FeatureDistance::Absolute, skip = c.skip_zero_features;
   const int64_t n = x.size(0), per = y.numel() / std::max<int64_t>(n, 1), row = x.numel() / std::max<int64_t>(n, 1);
   const float *py = y.data<float>(), *pv = v.data<float>(), *px = x.data<float>();
   const std::vector<double> tv = c.lambda_tv > 0 ? total_variation_per_image(x, c.tv) : std::vector<double>();
@@ -115,8 +146,9 @@ inline std::vector<double> per_image_objective(const Tensor& y, const Tensor& v,
     for (int64_t i = i0; i < i1; ++i) {
       const float *yi = py + i * per, *vi = pv + i * per, *xi = px + i * row;
       double value = kernels::lane_sum(per, [&](int64_t k) {
+                       if (skip && vi[k] == 0.0f) return 0.0;
                        const double d = double(yi[k]) - double(vi[k]);
-                       return d * d;
+                       return absolute ? std::fabs(d) : d * d;
                      }) /
                      static_cast<double>(per);
       if (c.lambda_tv > 0) value += c.lambda_tv * tv[static_cast<size_t>(i)];
@@ -200,6 +232,7 @@ inline Reconstruction rmle(nn::Module& edge, const Tensor& features, const Shape
   }
   x.requires_grad_();
   const Tensor v = features.detach();
+  const Tensor weights = config.skip_zero_features ? detail::feature_weights(v) : Tensor();
   optim::Adam adam({x}, optim::AdamOptions::paper(config.lr)
                               .with_eps(config.eps)
                               .with_amsgrad(config.amsgrad)
@@ -237,7 +270,7 @@ inline Reconstruction rmle(nn::Module& edge, const Tensor& features, const Shape
   for (; it < config.iterations; ++it) {
     adam.zero_grad();
     const Tensor y = edge.forward(x);
-    Tensor obj = detail::rmle_objective_from(y, x, v, config);
+    Tensor obj = detail::rmle_objective_from(y, x, v, config, weights);
     const double value = obj.item();
     const double bad = std::isfinite(value) ? record(y, it) : value;
     if (bad != 0) {

@@ -225,7 +225,7 @@ TEST_CASE("inv sweep writes the report and reuses its work", "[cli]") {
   CHECK(j["images"].array.size() == 3);
   REQUIRE(j["splits"].array.size() == 11);  // every layer but flatten
   CHECK(j["splits"].array[0]["layer"].string == "conv1");
-  REQUIRE(j["results"].array.size() == 33);
+  REQUIRE(j["results"].array.size() == 44);  // 11 splits x (3 attacks + the label-only baseline)
   for (const auto& c : j["results"].array) {
     CHECK(c["per_image"]["psnr"].array.size() == 3);
     CHECK(c["mean"]["ssim_reference"].type == testjson::JsonValue::Type::Number);
@@ -234,7 +234,7 @@ TEST_CASE("inv sweep writes the report and reuses its work", "[cli]") {
     CHECK(io::file_exists(out + "/" + c["image"].string));
   }
   const std::string csv = read_text(out + "/results.csv");
-  CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 33 * 4);  // header, then mean + 3 images per cell
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 44 * 4);  // header, then mean + 3 images per cell
   CHECK(csv.rfind("split,depth,output_shape,attack,image,test_index,class,mse,psnr,ssim_reference", 0) == 0);
   const std::string html = read_text(out + "/index.html");
   CHECK_THAT(html, Catch::Contains("<svg") && Catch::Contains("data:image/png;base64,") &&
@@ -304,7 +304,7 @@ TEST_CASE("an interrupted or killed sweep leaves only complete files, and a reru
   REQUIRE(r.code == 0);
   CHECK(check_complete(out) == 0);
   const auto j = parse_json(read_text(out + "/results.json"));
-  CHECK(j["results"].array.size() == 15);
+  CHECK(j["results"].array.size() == 20);  // 5 splits x (3 attacks + the label-only baseline)
   CHECK(j["target"]["reused"].boolean == true);
   CHECK(j["complete"].boolean == true);
   CHECK(j["splits_done"].number == 5);
