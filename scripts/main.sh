@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job: builds the `inv` command (Release) and runs the leakage sweep of LeNet on
 # Fashion-MNIST: every split layer x the three attacks (white-box, black-box, query-free)
-# with the quick preset. Prints the table and the path of the report,
-# out/fashion-mnist-lenet-quick/index.html. A rerun reuses the finished work.
+# and the label-only baseline, with the quick preset; then a small defense grid (inv defend)
+# and its recommendation. Prints the tables and the paths of the reports,
+# out/fashion-mnist-lenet-quick/index.html and out/fashion-mnist-lenet-quick-defend/index.html.
+# A rerun reuses the finished work.
 #   scripts/main.sh                      the quick sweep
 #   scripts/main.sh --preset paper       the papers' protocol (hours)
 # Any arguments are passed on to `inv sweep` (see build/tools/inv sweep --help).
@@ -18,3 +20,15 @@ echo "main: built $build/tools/inv in $((SECONDS - start)) s"
 start=$SECONDS
 "$build/tools/inv" sweep --dataset fashion-mnist --model lenet "$@"
 echo "main: the sweep took $((SECONDS - start)) s"
+
+# What to do about it: a small defense grid on the sweep's target (same preset), and the
+# recommendation. `inv defend --help` runs larger grids.
+preset=()
+for ((i = 1; i <= $#; ++i)); do
+  if [[ "${!i}" == "--preset" ]]; then j=$((i + 1)); preset=(--preset "${!j}"); fi
+  if [[ "${!i}" == --preset=* ]]; then preset=("${!i}"); fi
+done
+start=$SECONDS
+"$build/tools/inv" defend --dataset fashion-mnist --model lenet "${preset[@]}" --splits ReLU2,pool2,fc1 \
+  --defenses dropout,gaussian --dropout-rates 0.3,0.6,0.9 --noise-levels 0.5,1,2
+echo "main: the defense grid took $((SECONDS - start)) s"

@@ -74,7 +74,8 @@ inv::attack::TrainConfig train_config(const AttackerSettings& a, int64_t epochs)
 }  // namespace
 
 inv::attack::Reconstruction run_attack(Target& target, const AttackJob& job, const Tensor& features,
-                                       const inv::protocol::AttackerData* attacker) {
+                                       const inv::protocol::AttackerData* attacker,
+                                       const inv::attack::Deployment* deployment) {
   inv::attack::AttackSettings s;
   s.rmle.iterations = job.rmle.iterations;
   s.rmle.lr = job.rmle.lr;
@@ -87,7 +88,7 @@ inv::attack::Reconstruction run_attack(Target& target, const AttackJob& job, con
   s.seed = job.seed;
   s.quiet = job.quiet;
   const inv::attack::SplitTarget split{&inv::protocol::model_protocol(target.spec.name), target.net, job.split};
-  inv::attack::Reconstruction r = inv::attack::run_attack(*job.attack, split, features, attacker, s);
+  inv::attack::Reconstruction r = inv::attack::run_attack(*job.attack, split, features, attacker, s, deployment);
   // A decoder's MSE or a shadow's cross-entropy is of order 1 when its training works.
   if (!r.train_loss.empty() && !(r.train_loss.back() <= kDivergedLoss)) {
     char loss[32];

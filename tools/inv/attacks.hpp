@@ -47,8 +47,10 @@ constexpr double kDivergedLoss = 1e4;
 /// (inv::attack::run_attack). `attacker` is needed when the attack uses the attacker's
 /// data (nullptr otherwise). Throws inv::Error (a non-finite training loss among others);
 /// a last-epoch loss above kDivergedLoss only prints a warning on stderr.
+/// `deployment` (may be null) is what is deployed: a defended edge and what the cloud observed.
 inv::attack::Reconstruction run_attack(Target& target, const AttackJob& job, const inv::Tensor& features,
-                                       const inv::protocol::AttackerData* attacker);
+                                       const inv::protocol::AttackerData* attacker,
+                                       const inv::attack::Deployment* deployment = nullptr);
 
 /// A reconstruction (normalised) as images: de-normalised and clipped to [0, 1].
 inv::Tensor to_pixels(const Target& target, const inv::Tensor& reconstruction);

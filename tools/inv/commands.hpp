@@ -4,6 +4,7 @@
 //   inv info     print a checkpoint's metadata, layers and split points (cmd_info.cpp)
 //   inv attack   one attack at one split on given images or features   (cmd_attack.cpp)
 //   inv sweep    every split × attack, and the leakage report           (cmd_sweep.cpp)
+//   inv defend   defenses × levels × splits × attackers, a recommendation (cmd_defend.cpp)
 // Each returns the process exit code; mistakes throw UsageError, failures inv::Error.
 #pragma once
 
@@ -26,6 +27,7 @@ int cmd_train(const Args& args);
 int cmd_info(const Args& args);
 int cmd_attack(const Args& args, const std::string& command_line);
 int cmd_sweep(const Args& args, const std::string& command_line);
+int cmd_defend(const Args& args, const std::string& command_line);
 
 /// Parses the flags; on --help prints the help to stdout and returns false.
 bool parse_or_help(FlagSet& f, const Args& args);

@@ -34,6 +34,7 @@ const std::string kUsage = std::string(
     "commands:\n"
     "  sweep    every split layer x every attack on one dataset and model, with an HTML report\n"
     "           (the main job: inv sweep --dataset fashion-mnist --model lenet)\n"
+    "  defend   defenses x levels x splits x attackers: the privacy-utility trade-off and a recommendation\n"
     "  train    train a target network (" + cli::join(inv::protocol::protocol_model_names(), " or ") + ") and save a checkpoint\n"
     "  info     print a checkpoint's metadata, layers, output shapes and split points\n"
     "  attack   run one attack (" + cli::join(inv::attack::attack_names()) + ") at one split layer\n"
@@ -77,7 +78,8 @@ int main(int argc, char** argv) {
     if (command == "train") return cli::cmd_train(args);
     if (command == "info") return cli::cmd_info(args);
     if (command == "attack") return cli::cmd_attack(args, command_line);
-    std::fprintf(stderr, "inv: unknown command '%s'; valid commands: sweep, train, info, attack (see inv --help)\n",
+    if (command == "defend") return cli::cmd_defend(args, command_line);
+    std::fprintf(stderr, "inv: unknown command '%s'; valid commands: sweep, defend, train, info, attack (see inv --help)\n",
                  command.c_str());
     return 2;
   } catch (const cli::UsageError& e) {

@@ -107,9 +107,9 @@ std::vector<Tensor> images_of(const Tensor& batch) {
   return out;
 }
 
-std::string data_uri(const Tensor& image) { return "data:image/png;base64," + inv::io::png_base64(image); }
-
 }  // namespace
+
+std::string data_uri(const Tensor& image) { return "data:image/png;base64," + inv::io::png_base64(image); }
 
 Tensor comparison_grid(const Tensor& originals, const Tensor& reconstructions) {
   std::vector<Tensor> all;
@@ -494,5 +494,7 @@ void write_report(const std::string& dir, const Report& r) {
   inv::io::write_file_atomic(dir + "/results.json", results_json(r));
   inv::io::write_file_atomic(dir + "/index.html", index_html(r));
 }
+
+const char* page_style() { return kStyle; }
 
 }  // namespace cli

@@ -85,6 +85,12 @@ std::string ssim_plot_svg(const Report& r);
 /// originals, those in a first row above the reconstructions.
 inv::Tensor comparison_grid(const inv::Tensor& originals, const inv::Tensor& reconstructions);
 
+/// The report pages' CSS.
+const char* page_style();
+
+/// An image (C, H, W) in [0, 1] as a data: URI of a PNG.
+std::string data_uri(const inv::Tensor& image);
+
 /// Text escaped for HTML element content and attribute values.
 std::string html_escape(const std::string& s);
 

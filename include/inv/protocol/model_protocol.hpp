@@ -69,6 +69,7 @@ struct ModelProtocol {
   TargetRecipe recipe;      // §2: the paper's training
   std::vector<RmleBlock> rmle_blocks;           // §3, in layer order
   std::vector<QueryFreeRmle> query_free_rmle;   // §5
+  int64_t defense_rmle_iterations = 500;        // §7: the paper's attacker of the defenses
   ModuleAtSplit paper_decoder;  // §4: the paper's decoder at a split, or nullptr when it has none
   ModuleAtSplit paper_shadow;   // §5: P1 Table 5's shadow of a different structure, or nullptr
 };
@@ -95,6 +96,7 @@ inline const std::vector<ModelProtocol>& model_protocols() {
     cifar.build = [](Generator& g) { return models::cifar_cnn(g); };
     cifar.recipe.epochs = 50;
     cifar.recipe.augment = true;
+    cifar.defense_rmle_iterations = 5000;
     cifar.rmle_blocks = {  // {layers}, paper split, lr, λ_TV
         {{"conv11", "ReLU11", "conv12", "ReLU12", "pool1"}, "conv11", 1e-2, 0},
         {{"conv21", "ReLU21", "conv22", "ReLU22", "pool2"}, "ReLU22", 1e-2, 10},

@@ -10,7 +10,7 @@ TEST_CASE("inv --help and every subcommand's help", "[cli]") {
   Result r = run_inv({"--help"}, tmp);
   CHECK(r.code == 0);
   CHECK_THAT(r.out, Catch::Contains("usage: inv <command>") && Catch::Contains("sweep") && Catch::Contains("attack"));
-  for (const std::string cmd : {"train", "info", "attack", "sweep"}) {
+  for (const std::string cmd : {"train", "info", "attack", "sweep", "defend"}) {
     r = run_inv({cmd, "--help"}, tmp);
     INFO(cmd);
     CHECK(r.code == 0);
@@ -30,7 +30,7 @@ TEST_CASE("inv --help and every subcommand's help", "[cli]") {
   CHECK(r.code == 2);
   r = run_inv({"frobnicate"}, tmp);
   CHECK(r.code == 2);
-  CHECK_THAT(r.err, Catch::Contains("unknown command 'frobnicate'") && Catch::Contains("sweep, train, info, attack"));
+  CHECK_THAT(r.err, Catch::Contains("unknown command 'frobnicate'") && Catch::Contains("sweep, defend, train, info, attack"));
 }
 
 TEST_CASE("inv train, info and attack on a tiny dataset", "[cli]") {
@@ -410,4 +410,42 @@ TEST_CASE("a diverging decoder or shadow training is warned about", "[cli]") {
     CHECK_THAT(r.err, Catch::Contains("warning: the ") && Catch::Contains("(diverged?)") &&
                           Catch::Contains("try a lower --attacker-lr"));
   }
+}
+
+TEST_CASE("inv defend runs a defense grid, writes its report and recommends", "[cli][defend]") {
+  TempDir tmp;
+  const std::string data = tmp.file("tiny"), ckpt = tmp.file("t.invckpt"), out = tmp.file("defend");
+  write_tiny_dataset(data);
+  REQUIRE(run_inv(with(with({"train", "--dataset", data, "--out", ckpt}, kRun), kTarget), tmp).code == 0);
+  const std::vector<std::string> args = with(with({"defend", "--target", ckpt, "--dataset", data, "--splits", "conv1",
+                                                   "--defenses", "dropout,gaussian", "--dropout-rates", "0.5",
+                                                   "--noise-levels", "0,1", "--observed", "5", "--out", out},
+                                                  kRun),
+                                             kAttack);
+  Result r = run_inv(args, tmp);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("recommendation: "));
+  CHECK(check_complete(out) == 0);
+  const auto j = parse_json(read_text(out + "/defense.json"));
+  CHECK(j["complete"].boolean);
+  REQUIRE(j["cells"].array.size() == 3);  // none, dropout 0.5, gaussian 1
+  CHECK(j["cells"].array[0]["defense"].string == "none");
+  CHECK(j["cells"].array[1]["defense"].string == "dropout");
+  CHECK(j["cells"].array[1]["attacks"].array.size() == 4);
+  CHECK(j["cells"].array[1]["attacks"].array[1]["attack"].string == "white-box-aware");
+  CHECK(j["cells"].array[1]["attacks"].array[1]["note"].string == "zero features skipped");
+  CHECK_THAT(read_text(out + "/index.html"), Catch::Contains("Recommendation") && Catch::Contains("</html>"));
+  // A rerun reuses every cell, bit for bit.
+  const std::string first = read_text(out + "/defense.csv");
+  r = run_inv(args, tmp);
+  REQUIRE(r.code == 0);
+  CHECK(read_text(out + "/defense.csv") == first);
+
+  check_error(run_inv({"defend", "--target", ckpt, "--dropout-rates", "1", "--defenses", "dropout", "--out", out}, tmp),
+              2, {"--dropout-rates: '1' is not a rate in [0, 1)"});
+  check_error(run_inv({"defend", "--target", ckpt, "--defenses", "blur", "--out", out}, tmp), 2,
+              {"unknown item 'blur'", "gaussian, laplace, dropout, optimised"});
+  check_error(run_inv({"defend", "--target", ckpt, "--splits", "conv9", "--out", out}, tmp), 2,
+              {"unknown split layer 'conv9'"});
 }
