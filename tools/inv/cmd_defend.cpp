@@ -25,6 +25,7 @@
 #include <sstream>
 
 #include <inv/defense/defended_edge.hpp>
+#include <inv/defense/fisher.hpp>
 #include <inv/defense/optimised_noise.hpp>
 #include <inv/io/checkpoint.hpp>
 #include <inv/io/file.hpp>
@@ -105,6 +106,9 @@ struct DefenseCell {
   std::vector<inv::Tensor> reconstructions;  // (N, C, H, W) in [0, 1]
   std::vector<std::string> architecture;
   double seconds = 0;
+  /// Gaussian noise on the features: the Fisher bound on any unbiased attacker's MSE, in
+  /// pixel units (std² / dFIL, mean over the images; defense/fisher.hpp); else NaN.
+  double fisher_bound = NAN;
 
   std::string label() const { return split + " · " + defense.describe(); }
   /// Mean SSIM (reference) of attack `a`, or NaN when it did not run.
@@ -167,15 +171,17 @@ std::shared_ptr<inv::nn::Sequential> next_layer(const inv::nn::Sequential& cloud
 std::string level_text(double v) { return fmt(v); }
 
 std::string defense_csv(const std::vector<DefenseCell>& cells) {
-  std::string csv = "split,defense,position,level,accuracy,attack,psnr,ssim_reference,ssim_gaussian,mse,meets_bar,note\n";
+  std::string csv =
+      "split,defense,position,level,accuracy,attack,psnr,ssim_reference,ssim_gaussian,mse,fisher_mse_bound,note\n";
   for (const DefenseCell& c : cells)
     for (size_t i = 0; i < c.attacks.size(); ++i) {
       char row[512];
-      std::snprintf(row, sizeof row, "%s,%s,%s,%s,%.6f,%s,%.6g,%.6f,%.6f,%.8g,", c.split.c_str(),
+      std::snprintf(row, sizeof row, "%s,%s,%s,%s,%.6f,%s,%.6g,%.6f,%.6f,%.8g,%s,", c.split.c_str(),
                     inv::defense::kind_name(c.defense.kind), inv::defense::position_name(c.defense.position),
                     level_text(c.defense.level).c_str(), c.accuracy, c.attacks[i].c_str(),
                     inv::metrics::summarize_psnr(c.quality[i].psnr).finite_mean, mean_of(c.quality[i].ssim_reference),
-                    mean_of(c.quality[i].ssim_gaussian), mean_of(c.quality[i].mse));
+                    mean_of(c.quality[i].ssim_gaussian), mean_of(c.quality[i].mse),
+                    std::isnan(c.fisher_bound) ? "" : fmt(c.fisher_bound).c_str());
       csv += row;
       csv += "\"" + c.architecture[i] + "\"\n";
     }
@@ -194,6 +200,11 @@ std::string defense_json(const std::vector<DefenseCell>& cells, const std::strin
     j.key("split").value(c.split).key("defense").value(inv::defense::kind_name(c.defense.kind));
     j.key("position").value(inv::defense::position_name(c.defense.position)).key("level").value(c.defense.level);
     j.key("accuracy").value(c.accuracy).key("meets_bar").value(meets_bar(c, bar));
+    j.key("fisher_mse_bound");
+    if (std::isnan(c.fisher_bound))
+      j.null();
+    else
+      j.value(c.fisher_bound);
     j.key("attacks").begin_array();
     for (size_t i = 0; i < c.attacks.size(); ++i) {
       j.begin_object();
@@ -360,7 +371,7 @@ std::string defense_table(const std::vector<DefenseCell>& cells, double bar) {
       std::snprintf(buf, sizeof buf, " %16s", a.c_str());
       os << buf;
     }
-  os << "  (SSIM; * meets the bar)\n";
+  os << "  (SSIM; * meets the bar; Fisher bound on the MSE where defined)\n";
   for (const DefenseCell& c : cells) {
     const std::string kind = c.defense.kind == DefenseKind::None
                                  ? std::string("none")
@@ -373,7 +384,12 @@ std::string defense_table(const std::vector<DefenseCell>& cells, double bar) {
       std::snprintf(buf, sizeof buf, " %16s", fixed(mean_of(c.quality[i].ssim_reference), 3).c_str());
       os << buf;
     }
-    os << (meets_bar(c, bar) ? "  *" : "") << "\n";
+    os << (meets_bar(c, bar) ? "  *" : "");
+    if (!std::isnan(c.fisher_bound)) {
+      std::snprintf(buf, sizeof buf, "  MSE >= %.4g", c.fisher_bound);
+      os << buf;
+    }
+    os << "\n";
   }
   return os.str();
 }
@@ -600,6 +616,15 @@ int cmd_defend(const Args& args, const std::string& command_line) {
         ck.metadata["key"] = key;
         ck.metadata["accuracy"] = acc;
         inv::io::save_checkpoint(cache, ck);
+      }
+      if (d.kind == DefenseKind::Gaussian && d.position == Position::Features) {
+        // MSE >= 1/dFIL in normalised units; pixel MSE = std² x that (before clipping).
+        const std::vector<double> fil = inv::defense::dfil(*edge, x, d.level);
+        double bound = 0;
+        double var = 0;  // std² of the normalisation (its mean over the channels)
+        for (double sd : t.spec.std) var += sd * sd / double(t.spec.std.size());
+        for (double fi : fil) bound += var / fi / double(fil.size());
+        cell.fisher_bound = bound;
       }
       if (d.kind == DefenseKind::None && split == splits.front()) clean_accuracy = cell.accuracy;
       cell.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
