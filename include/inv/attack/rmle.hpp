@@ -79,9 +79,9 @@ struct RmleConfig {
   int64_t progress_every = 100;
   bool flush_denormal = true;  // subnormals as zero while optimising (inv/denormal.hpp)
   FeatureDistance distance = FeatureDistance::Squared;
-  /// Count only the coordinates where v is not zero (their distance still averaged over all
-  /// of the image's coordinates): against the dropout defense, a zero in v may be a dropped
-  /// value rather than f1(x)'s, so it says nothing about x.
+  /// Count only the coordinates where v is not zero, and average the distance over them:
+  /// against the dropout defense, a zero in v may be a dropped value rather than f1(x)'s, so
+  /// it says nothing about x.
   bool skip_zero_features = false;
 
   /// Throws inv::Error with one clear message for the first invalid setting.
@@ -100,12 +100,20 @@ struct RmleConfig {
 
 namespace detail {
 
-/// The weight of each feature coordinate: 1 where v counts (see skip_zero_features), else 0.
+/// The weight of each feature coordinate (see skip_zero_features): 0 where v is zero, else
+/// per / count_i for image i's `count_i` non-zero coordinates of `per`, so that the mean of
+/// the weighted distance over the image is the mean over the coordinates that count.
 inline Tensor feature_weights(const Tensor& v) {
   Tensor w = empty_like(v);
+  const int64_t n = v.size(0), per = v.numel() / std::max<int64_t>(n, 1);
   const float* pv = v.data<float>();
   float* pw = w.data<float>();
-  for (int64_t k = 0; k < v.numel(); ++k) pw[k] = pv[k] != 0.0f ? 1.0f : 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t count = 0;
+    for (int64_t k = 0; k < per; ++k) count += pv[i * per + k] != 0.0f;
+    const float scale = count > 0 ? float(double(per) / double(count)) : 0.0f;
+    for (int64_t k = 0; k < per; ++k) pw[i * per + k] = pv[i * per + k] != 0.0f ? scale : 0.0f;
+  }
   return w;
 }
 
@@ -139,6 +147,13 @@ inline std::vector<double> per_image_objective(const Tensor& y, const Tensor& v,
   const bool absolute = c.distance == FeatureDistance::Absolute, skip = c.skip_zero_features;
   const int64_t n = x.size(0), per = y.numel() / std::max<int64_t>(n, 1), row = x.numel() / std::max<int64_t>(n, 1);
   const float *py = y.data<float>(), *pv = v.data<float>(), *px = x.data<float>();
+  // Per image, the number of coordinates that count (all, or the non-zero ones of v).
+  std::vector<int64_t> counted(static_cast<size_t>(n), per);
+  if (skip)
+    for (int64_t i = 0; i < n; ++i) {
+      counted[size_t(i)] = 0;
+      for (int64_t k = 0; k < per; ++k) counted[size_t(i)] += pv[i * per + k] != 0.0f;
+    }
   const std::vector<double> tv = c.lambda_tv > 0 ? total_variation_per_image(x, c.tv) : std::vector<double>();
   std::vector<double> out(static_cast<size_t>(n));
   // One image per chunk; the sums run in 8 lanes (kernels::lane_sum), so they vectorise.
@@ -150,7 +165,7 @@ inline std::vector<double> per_image_objective(const Tensor& y, const Tensor& v,
                        const double d = double(yi[k]) - double(vi[k]);
                        return absolute ? std::fabs(d) : d * d;
                      }) /
-                     static_cast<double>(per);
+                     static_cast<double>(std::max<int64_t>(counted[static_cast<size_t>(i)], 1));
       if (c.lambda_tv > 0) value += c.lambda_tv * tv[static_cast<size_t>(i)];
       if (c.lambda_l2 > 0)
         value += c.lambda_l2 * kernels::lane_sum(row, [&](int64_t k) { return double(xi[k]) * double(xi[k]); }) /
