@@ -60,8 +60,9 @@ FlagSet defend_flags() {
   f.section("defenses");
   f.text("splits", "all|L1,L2,...", "the paper splits of the model (lenet: conv1, ReLU2, fc3)",
          "split layers (all = every layer except flatten)");
-  f.list("defenses", "D1,D2,...", {"gaussian", "laplace", "dropout", "optimised"}, "gaussian,dropout",
-         "defenses (gaussian and laplace noise, dropout, the optimised noise of protocol §9)");
+  f.list("defenses", "D1,D2,...", {"none", "gaussian", "laplace", "dropout", "optimised"}, "gaussian,dropout",
+         "defenses (gaussian and laplace noise, dropout, the optimised noise of protocol §9); every split also "
+         "runs undefended, and `none` alone compares the splits (privacy-aware partitioning)");
   f.list("positions", "P1,P2", {"features", "input"}, "features",
          "where noise and dropout apply: to the edge's output, or to its input (optimised: features only)");
   f.text("noise-levels", "L1,L2,...", kNoiseLevels, "σ of gaussian and b of laplace noise, in normalised units");
@@ -461,6 +462,7 @@ int cmd_defend(const Args& args, const std::string& command_line) {
   for (const auto& p : f.get_list("positions", {"features"})) positions.push_back(inv::defense::parse_position(p));
   for (const auto& name : f.get_list("defenses", {"gaussian", "dropout"})) {
     const DefenseKind kind = inv::defense::parse_kind(name);
+    if (kind == DefenseKind::None) continue;  // the undefended cell runs at every split anyway
     const std::vector<double> levels =
         kind == DefenseKind::Dropout     ? parse_levels(f, "dropout-rates", kDropoutRates, true)
         : kind == DefenseKind::Optimised ? parse_levels(f, "optimised-levels", kOptimisedLevels, false)

@@ -445,7 +445,7 @@ TEST_CASE("inv defend runs a defense grid, writes its report and recommends", "[
   check_error(run_inv({"defend", "--target", ckpt, "--dropout-rates", "1", "--defenses", "dropout", "--out", out}, tmp),
               2, {"--dropout-rates: '1' is not a rate in [0, 1)"});
   check_error(run_inv({"defend", "--target", ckpt, "--defenses", "blur", "--out", out}, tmp), 2,
-              {"unknown item 'blur'", "gaussian, laplace, dropout, optimised"});
+              {"unknown item 'blur'", "none, gaussian, laplace, dropout, optimised"});
   check_error(run_inv({"defend", "--target", ckpt, "--splits", "conv9", "--out", out}, tmp), 2,
               {"unknown split layer 'conv9'"});
 }
