@@ -20,7 +20,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <functional>
 #include <map>
 #include <sstream>
 
@@ -561,7 +560,9 @@ int cmd_defend(const Args& args, const std::string& command_line) {
         }
       }
       cell.defense = d;
-      const uint64_t cell_seed = inv::mix_seed(s.seed, std::hash<std::string>()(name) & 0xffffffffu);
+      uint64_t name_hash = 1469598103934665603ull;  // FNV-1a of the cell's name: the same on every platform
+      for (char ch : name) name_hash = (name_hash ^ uint8_t(ch)) * 1099511628211ull;
+      const uint64_t cell_seed = inv::mix_seed(s.seed, name_hash);
       auto deployed = std::make_shared<inv::defense::DefendedEdge>(edge, d, cell_seed);
       std::vector<std::string> keys;
       for (const AttackInfo* a : attacks) {
