@@ -118,11 +118,10 @@ struct DefenseCell {
     return NAN;
   }
   /// The strongest attacker by SSIM (reference), baselines excluded; -1 when none ran.
-  int strongest(const std::vector<std::string>& among) const {
+  int strongest() const {
     int best = -1;
     for (size_t i = 0; i < attacks.size(); ++i) {
       if (attacks[i] == "label-only") continue;
-      if (!among.empty() && std::find(among.begin(), among.end(), attacks[i]) == among.end()) continue;
       if (best < 0 || mean_of(quality[i].ssim_reference) > mean_of(quality[size_t(best)].ssim_reference)) best = int(i);
     }
     return best;
@@ -277,7 +276,7 @@ std::string tradeoff_svg(const std::vector<DefenseCell>& cells, double bar) {
                                 inv::defense::position_name(c.defense.position) + ")";
         if (key != curves[k]) continue;
         const double ssim = naive ? c.ssim("white-box") : [&] {
-          const int i = c.strongest({});
+          const int i = c.strongest();
           return i < 0 ? NAN : mean_of(c.quality[size_t(i)].ssim_reference);
         }();
         if (!std::isnan(ssim)) pts.emplace_back(x_of(ssim), y_of(c.accuracy));
@@ -348,7 +347,7 @@ std::string defense_html(const std::vector<DefenseCell>& cells, const Target& t,
         << fixed(mean_of(c.quality[i].ssim_reference), 3) << "</td>";
     }
     h << "<td>" << (meets_bar(c, bar) ? "✓" : "") << "</td><td class=\"l\">";
-    const int best = c.strongest({});
+    const int best = c.strongest();
     if (best >= 0)
       h << "<img alt=\"" << html_escape(c.attacks[size_t(best)]) << "\" src=\""
         << data_uri(comparison_grid(inv::Tensor(), c.reconstructions[size_t(best)])) << "\"> "
@@ -408,7 +407,7 @@ std::string recommend(const std::vector<DefenseCell>& cells, double bar, double 
                   bar);
     return buf;
   }
-  const int s = best->strongest({});
+  const int s = best->strongest();
   std::snprintf(buf, sizeof buf, "split at %s with %s: accuracy %.2f%% (%+.2f points against the undefended model); "
                 "strongest attacker %s at SSIM %.3f (bar %.2f)",
                 best->split.c_str(), best->defense.describe().c_str(), 100 * best->accuracy,
