@@ -2,8 +2,8 @@
 # The main job: builds the `inv` command (Release) and runs the leakage sweep of LeNet on
 # Fashion-MNIST: every split layer x the three attacks (white-box, black-box, query-free)
 # and the label-only baseline, with the quick preset; then a small defense grid (inv defend)
-# and its recommendation. Prints the tables and the paths of the reports,
-# out/fashion-mnist-lenet-quick/index.html and out/fashion-mnist-lenet-quick-defend/index.html.
+# and its recommendation. Prints the tables and the path of the report,
+# out/fashion-mnist-lenet-quick/index.html (its Leakage and Defenses sections).
 # A rerun reuses the finished work.
 #   scripts/main.sh                      the quick sweep
 #   scripts/main.sh --preset paper       the papers' protocol (hours)

@@ -8,8 +8,9 @@
 //   <split>-features.npy                      the features each split sends to the cloud
 //   <split>-<attack>.png                      originals over reconstructions
 //   cache/<split>-<attack>.invckpt            each finished attack, reused by a rerun with the same settings
-//   index.html, results.csv, settings.csv, results.json   the report, rewritten after every split
-//                                             (marked incomplete until the last split is done)
+//   results.csv, settings.csv, results.json   the results, rewritten after every split
+//   index.leakage.part, index.html            the report's Leakage section and the page (report.hpp;
+//                                             marked incomplete until the last split is done)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -92,21 +93,6 @@ std::vector<const AttackInfo*> chosen_attacks(const FlagSet& f) {
   return out;
 }
 
-/// The --splits, checked against the layers of `model` (before any training).
-std::vector<std::string> chosen_splits(const FlagSet& f, const std::string& model) {
-  inv::Generator init(0);
-  const auto net = inv::protocol::model_protocol(model).build(init);
-  const std::string text = f.get_text("splits", "all");
-  if (text == "all") return net->split_points();
-  std::vector<std::string> out;
-  for (const auto& s : split_list(text)) {
-    check_split(*net, model, s);
-    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
-  }
-  if (out.empty()) throw f.error("--splits: no layer given");
-  return out;
-}
-
 }  // namespace
 
 int cmd_sweep(const Args& args, const std::string& command_line) {
@@ -116,17 +102,11 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   if (!f.positional().empty()) throw f.error("unexpected argument '" + f.positional()[0] + "'");
   Settings s;
   Target t;
-  if (f.given("target")) {  // the model (and the default dataset) come from the checkpoint
-    t = load_target(f.get_text("target", ""));
-    if (f.given("model") && f.get_text("model", "") != t.spec.name)
-      throw f.error("--model " + f.get_text("model", "") + " but --target holds a " + t.spec.name);
-    s.model = t.spec.name;
-    s.dataset = t.meta("dataset", s.dataset);
-  }
+  adopt_given_target(f, s, t);  // the model (and the default dataset) come from --target
   read_settings(f, s);
   const int threads = apply_threads(s);
   const std::vector<const AttackInfo*> attacks = chosen_attacks(f);
-  const std::vector<std::string> splits = chosen_splits(f, s.model);  // before any training (a target is an s.model)
+  const std::vector<std::string> splits = chosen_splits(f, s.model, "all");  // before any training (a target is an s.model)
   const bool any_attacker =
       std::any_of(attacks.begin(), attacks.end(), [](const AttackInfo* a) { return a->uses_attacker_data; });
   if (s.attacker.set == "noise")
@@ -146,38 +126,12 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   inv::train::Progress progress(s.quiet);
 
   // Data and target.
-  const DataSource src = f.given("target") ? locate_target_dataset(s, f.given("dataset"), t)
-                                           : locate_dataset(s.dataset, s.data_dir);
-  const auto& spec = inv::protocol::model_protocol(s.model).spec;
-  const int channels = int(spec.input_shape[0]);
-  const auto test = load_split(src, false, channels);
-  check_input_shape(test, spec.input_shape, s.model, src.display + " (test set)");
-  inv::data::Dataset train;
-  if (!f.given("target") || any_attacker) {
-    train = load_split(src, true, channels);
-    check_input_shape(train, spec.input_shape, s.model, src.display + " (training set)");
-  }
-  bool reused = false;
-  if (!f.given("target")) {
-    s.target.holdout = inv::protocol::holdout_size(s.target.holdout, train.size());
-    t = obtain_target(s, src, train, test, s.target.holdout, out + "/target.invckpt", reused);
-    progress.message(reused ? "reusing the target in " + t.path : "saved the target to " + t.path);
-  } else {  // report the given target's own training settings
-    s.target.holdout = t.meta_integer("holdout", -1, 0);
-    s.target.epochs = t.meta_integer("epochs", s.target.epochs);
-    s.target.batch_size = t.meta_integer("batch_size", s.target.batch_size);
-    s.target.lr = t.meta_number("lr", s.target.lr);
-    s.target.halve_every = t.meta_integer("halve_every", s.target.halve_every);
-    s.target.augment = t.meta("augment", s.target.augment ? "true" : "false") == "true";
-  }
-  const Originals originals = first_of_each_class(test);
+  const Workspace w = open_workspace(f, s, t, any_attacker, out + "/target.invckpt", progress);
+  const DataSource& src = w.src;
+  const Originals originals = first_of_each_class(w.test);
   const inv::Tensor x = normalise(t, originals.images);
   inv::protocol::AttackerData attacker;
-  if (any_attacker) {
-    const int64_t holdout =
-        s.target.holdout >= 0 ? s.target.holdout : inv::protocol::holdout_size(-1, train.size());
-    attacker = attacker_data(s, t, train, holdout);
-  }
+  if (any_attacker) attacker = attacker_data(s, t, w.train, w.holdout);
 
   Report r;
   r.dataset_id = s.dataset;
@@ -187,7 +141,8 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   r.test_accuracy = t.test_accuracy();
   r.test_images = t.meta_integer("test_images", 0);
   r.target_checkpoint = t.path;
-  r.target_reused = reused || f.given("target");
+  r.target_key = t.key();
+  r.target_reused = w.target_reused;
   r.settings = describe(s);
   r.settings.push_back({"target", "target", count_of(t.meta_integer("epochs", 0), "epoch") + ", seed " +
                                                 t.meta("seed") + ", trained on " +
@@ -218,7 +173,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
       progress.message("[" + std::to_string(k + 1) + "/" + std::to_string(splits.size()) + "] " + split + ": " +
                        a->name + " attack");
       const AttackJob job = make_job(s, split, *a);
-      const std::string key = t.meta("fingerprint") + "|" + t.meta("test_accuracy") + "|" + job.fingerprint() +
+      const std::string key = t.key() + "|" + job.fingerprint() +
                               "|images=" + images_key + "|attacker=" + attacker.description;
       const std::string cache = out + "/cache/" + split + "-" + a->name + ".invckpt";
       CachedAttack c;

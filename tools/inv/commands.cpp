@@ -1,6 +1,7 @@
 // commands.cpp: helpers shared by the subcommands (see commands.hpp).
 #include "commands.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -75,6 +76,62 @@ inv::protocol::AttackerData attacker_data(const Settings& s, const Target& t, co
                            : "";
     inv::detail::fail("--attacker-set ", s.attacker.set, ": ", e.what(), hint);
   }
+}
+
+std::vector<std::string> chosen_splits(const FlagSet& f, const std::string& model, const std::string& fallback) {
+  inv::Generator init(0);
+  const auto net = inv::protocol::model_protocol(model).build(init);
+  const std::string text = f.get_text("splits", fallback);
+  if (text == "all") return net->split_points();
+  std::vector<std::string> out;
+  for (const auto& s : split_list(text)) {
+    check_split(*net, model, s);
+    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+  }
+  if (out.empty()) throw f.error("--splits: no layer given");
+  return out;
+}
+
+void adopt_given_target(const FlagSet& f, Settings& s, Target& t) {
+  if (!f.given("target")) return;
+  t = load_target(f.get_text("target", ""));
+  if (f.given("model") && f.get_text("model", "") != t.spec.name)
+    throw f.error("--model " + f.get_text("model", "") + " but --target holds a " + t.spec.name);
+  s.model = t.spec.name;
+  s.dataset = t.meta("dataset", s.dataset);
+}
+
+Workspace open_workspace(const FlagSet& f, Settings& s, Target& t, bool need_train, const std::string& target_path,
+                         inv::train::Progress& progress) {
+  Workspace w;
+  const bool given = f.given("target");
+  w.src = given ? locate_target_dataset(s, f.given("dataset"), t) : locate_dataset(s.dataset, s.data_dir);
+  const auto& spec = inv::protocol::model_protocol(s.model).spec;
+  const int channels = int(spec.input_shape[0]);
+  w.test = load_split(w.src, false, channels);
+  check_input_shape(w.test, spec.input_shape, s.model, w.src.display + " (test set)");
+  if (!given || need_train) {
+    w.train = load_split(w.src, true, channels);
+    check_input_shape(w.train, spec.input_shape, s.model, w.src.display + " (training set)");
+  }
+  if (!given) {
+    s.target.holdout = inv::protocol::holdout_size(s.target.holdout, w.train.size());
+    prepare_output_directory(parent_directory(target_path));
+    t = obtain_target(s, w.src, w.train, w.test, s.target.holdout, target_path, w.target_reused);
+    progress.message(w.target_reused ? "reusing the target in " + t.path : "saved the target to " + t.path);
+  } else {  // the given target's own training settings
+    w.target_reused = true;
+    s.target.holdout = t.meta_integer("holdout", -1, 0);
+    s.target.epochs = t.meta_integer("epochs", s.target.epochs);
+    s.target.batch_size = t.meta_integer("batch_size", s.target.batch_size);
+    s.target.lr = t.meta_number("lr", s.target.lr);
+    s.target.halve_every = t.meta_integer("halve_every", s.target.halve_every);
+    s.target.augment = t.meta("augment", s.target.augment ? "true" : "false") == "true";
+  }
+  w.holdout = s.target.holdout >= 0 ? s.target.holdout
+              : w.train.size() > 0  ? inv::protocol::holdout_size(-1, w.train.size())
+                                    : 0;
+  return w;
 }
 
 Originals first_of_each_class(const inv::data::Dataset& test) {

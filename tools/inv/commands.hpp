@@ -14,6 +14,7 @@
 #include <inv/data/dataset.hpp>
 #include <inv/protocol/attacker_data.hpp>
 #include <inv/tensor.hpp>
+#include <inv/train/progress.hpp>
 
 #include "datasets.hpp"
 #include "settings.hpp"
@@ -56,6 +57,32 @@ DataSource locate_target_dataset(const Settings& s, bool given, const Target& t)
 /// Throws inv::Error naming the flags when the set cannot be made.
 inv::protocol::AttackerData attacker_data(const Settings& s, const Target& t, const inv::data::Dataset& train,
                                           int64_t holdout);
+
+/// The --splits (`fallback` when absent): "all" for every split point of `model`, or a list
+/// of its layers, checked before any training. Throws UsageError naming the valid layers.
+std::vector<std::string> chosen_splits(const FlagSet& f, const std::string& model, const std::string& fallback);
+
+/// --target, when given: loads the checkpoint and takes the model and the dataset from it,
+/// before read_settings so that the flags' defaults follow that model. Throws UsageError
+/// when --model names another model, inv::Error when the checkpoint cannot be loaded.
+void adopt_given_target(const FlagSet& f, Settings& s, Target& t);
+
+/// What `inv sweep` and `inv defend` work on: the data and the target.
+struct Workspace {
+  DataSource src;
+  inv::data::Dataset train;  // the full training set; empty unless loaded
+  inv::data::Dataset test;
+  bool target_reused = false;  // the target came from a cache or from --target
+  int64_t holdout = 0;         // training images the target never saw (the last ones)
+};
+
+/// Locates the dataset and loads the test set, and the training set when `need_train` or
+/// when the target must be trained. Without --target it obtains the target at `target_path`
+/// (obtain_target: reused when trained with these settings, else trained there); with
+/// --target (adopt_given_target) it copies the target's own training settings into
+/// s.target. Throws inv::Error when the data is missing or does not fit the model.
+Workspace open_workspace(const FlagSet& f, Settings& s, Target& t, bool need_train, const std::string& target_path,
+                         inv::train::Progress& progress);
 
 /// The images attacked by default: the first test image of each class.
 struct Originals {

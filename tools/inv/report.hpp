@@ -48,6 +48,7 @@ struct Report {
   double test_accuracy = 0;
   int64_t test_images = 0;
   std::string target_checkpoint;
+  std::string target_key;  // what identifies the target's weights (its fingerprint and accuracy)
   bool target_reused = false;
   std::vector<SettingRow> settings;  // every hyperparameter
   std::vector<SplitRow> splits;
@@ -69,10 +70,22 @@ struct Report {
   const Cell* find(const std::string& split, const std::string& attack) const;
 };
 
-/// Writes index.html, results.csv, settings.csv and results.json into `dir` (atomically).
-/// results.json has "complete", "splits_done" and "splits_planned"; while the sweep is not
-/// complete index.html says so at the top.
+/// Writes results.csv, settings.csv, results.json and the report's Leakage section into
+/// `dir` (atomically). results.json has "complete", "splits_done" and "splits_planned";
+/// while the sweep is not complete the section says so at its top.
 void write_report(const std::string& dir, const Report& r);
+
+/// The report page is index.html in its directory. It shows the sections kept next to it,
+/// in this order: index.leakage.part (inv sweep), index.defenses.part (inv defend), so
+/// that one self-contained page holds both. write_section replaces one section (a fragment
+/// of HTML; atomically) and rebuilds the page under `title`. A section written about
+/// another target (another `target_key`) is left out of the page. Throws inv::Error for an
+/// unknown section name or a failed write.
+void write_section(const std::string& dir, const std::string& section, const std::string& target_key,
+                   const std::string& title, const std::string& html);
+
+/// "Model inversion leakage: LeNet on MNIST": the report page's title.
+std::string report_title(const std::string& model, const std::string& dataset_display);
 
 /// The split × attack table of mean PSNR and SSIM (reference) for the terminal.
 std::string console_table(const Report& r);

@@ -30,6 +30,9 @@ struct Target {
   std::string path;
 
   double test_accuracy() const;
+  /// What identifies the trained weights: the training fingerprint and the test accuracy
+  /// (the cache keys of the attacks and the report's sections).
+  std::string key() const { return meta("fingerprint", path) + "|" + meta("test_accuracy"); }
   /// A metadata value, or `fallback` when absent.
   std::string meta(const std::string& key, const std::string& fallback = "") const;
   /// A metadata number (metadata_number, metadata_integer), or `fallback` when absent.

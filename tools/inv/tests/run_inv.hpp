@@ -166,6 +166,7 @@ inline int check_complete(const fs::path& dir) {
     if (ext == ".npy") CHECK_NOTHROW(io::load_npy(p));
     if (ext == ".png") CHECK_NOTHROW(io::load_image(p, 1));
     if (ext == ".html") CHECK(ends_with(read_text(p), "</html>\n"));
+    if (ext == ".part") CHECK(read_text(p).rfind("<!-- inv report section; target ", 0) == 0);
     if (ext == ".csv") CHECK(ends_with(read_text(p), "\n"));
   }
   return temporaries;

@@ -436,11 +436,34 @@ TEST_CASE("inv defend runs a defense grid, writes its report and recommends", "[
   CHECK(j["cells"].array[1]["attacks"].array[1]["attack"].string == "white-box-aware");
   CHECK(j["cells"].array[1]["attacks"].array[1]["note"].string == "zero features skipped");
   CHECK_THAT(read_text(out + "/index.html"), Catch::Contains("Recommendation") && Catch::Contains("</html>"));
+  CHECK_THAT(read_text(out + "/index.html"), !Catch::Contains("Leakage per split layer"));
   // A rerun reuses every cell, bit for bit.
   const std::string first = read_text(out + "/defense.csv");
   r = run_inv(args, tmp);
   REQUIRE(r.code == 0);
   CHECK(read_text(out + "/defense.csv") == first);
+  // A sweep into the same directory adds its Leakage section to the same page.
+  const std::vector<std::string> sweep = with(with({"sweep", "--target", ckpt, "--dataset", data, "--splits", "conv1",
+                                                    "--attacks", "white-box", "--out", out},
+                                                   kRun),
+                                              kAttack);
+  r = run_inv(sweep, tmp);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  std::string page = read_text(out + "/index.html");
+  CHECK_THAT(page, Catch::Contains("Leakage per split layer") && Catch::Contains("<h2>Defenses</h2>") &&
+                       Catch::Contains("<a href=\"#defenses\">Defenses</a>"));
+  CHECK(page.find("Leakage per split layer") < page.find("<h2>Defenses</h2>"));
+  // A section about another target is left out of the page.
+  const std::string section = read_text(out + "/index.defenses.part");
+  const std::string other = "<!-- inv report section; target another -->" + section.substr(section.find('\n'));
+  {
+    std::ofstream o(out + "/index.defenses.part", std::ios::binary | std::ios::trunc);
+    o << other;
+  }
+  REQUIRE(run_inv(sweep, tmp).code == 0);
+  page = read_text(out + "/index.html");
+  CHECK_THAT(page, Catch::Contains("Leakage per split layer") && !Catch::Contains("<h2>Defenses</h2>"));
 
   check_error(run_inv({"defend", "--target", ckpt, "--dropout-rates", "1", "--defenses", "dropout", "--out", out}, tmp),
               2, {"--dropout-rates: '1' is not a rate in [0, 1)"});
