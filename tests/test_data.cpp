@@ -328,6 +328,21 @@ TEST_CASE("gather_rows copies the rows asked for and refuses an index out of ran
   CHECK_THROWS_WITH(gather_rows(x, {-1}), Catch::Contains("index -1 out of range"));
 }
 
+TEST_CASE("map_batches applies a function to slices of rows and joins the results in order", "[data][dataset]") {
+  const Tensor x = tensor({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {5, 2});
+  std::vector<int64_t> sizes;
+  const Tensor y = map_batches(x, 2, [&](const Tensor& b) {
+    sizes.push_back(b.size(0));
+    return mul(b, 10.0);
+  });
+  CHECK(sizes == std::vector<int64_t>{2, 2, 1});  // the last slice holds the rest
+  CHECK(equal(y, tensor({0, 10, 20, 30, 40, 50, 60, 70, 80, 90}, {5, 2})));
+  CHECK(equal(map_batches(x, 100, [](const Tensor& b) { return mul(b, 1.0); }), x));
+  CHECK_THROWS_WITH(map_batches(x, 0, [](const Tensor& b) { return b; }), Catch::Contains("batch must be >= 1, got 0"));
+  CHECK_THROWS_WITH(map_batches(tensor({}, {0, 2}), 2, [](const Tensor& b) { return b; }),
+                    Catch::Contains("N >= 1"));
+}
+
 TEST_CASE("interleave_classes: round-robin by class, each class in its own order (worked example)",
           "[data][dataset]") {
   Dataset ds;

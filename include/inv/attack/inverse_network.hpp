@@ -79,10 +79,8 @@ class InverseNetwork {
     INV_CHECK(attacker_images.dim() == 4 && attacker_images.size(0) >= 1,
               "InverseNetwork: expected attacker images (N, C, H, W), got ", to_string(attacker_images.shape()));
     const int64_t n = attacker_images.size(0);
-    std::vector<Tensor> parts;
-    for (int64_t b = 0; b < n; b += query_batch)
-      parts.push_back(oracle.query(slice(attacker_images, 0, b, std::min(n, b + query_batch))));
-    const Tensor features = concat(parts, 0);
+    const Tensor features =
+        data::map_batches(attacker_images, query_batch, [&](const Tensor& b) { return oracle.query(b); });
     feature_shape_ = Shape(features.shape().begin() + 1, features.shape().end());
     {
       NoGradGuard no_grad;

@@ -262,10 +262,7 @@ inline Reconstruction white_box_aware(const Granted& g, const Tensor& v, const A
         {
           NoGradGuard no_grad;
           nn::ModeGuard mode(g.edge(), false);
-          std::vector<Tensor> parts;
-          for (int64_t b = 0; b < own.size(0); b += 500)
-            parts.push_back(g.edge().forward(slice(own, 0, b, std::min(own.size(0), b + 500))));
-          clean = concat(parts, 0);
+          clean = data::map_batches(own, 500, [&](const Tensor& b) { return g.edge().forward(b); });
         }
         const Tensor offset = sub(mean(observed, {0}), mean(clean, {0}));  // n̂, one sample's shape
         target = copy_data(sub(v, offset));

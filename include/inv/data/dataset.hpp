@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "inv/error.hpp"
+#include "inv/ops/shape_ops.hpp"
 #include "inv/parallel.hpp"
 #include "inv/tensor.hpp"
 
@@ -68,6 +69,20 @@ inline Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& indices) 
   const auto* src = static_cast<const uint8_t*>(x.impl().storage->data()) + x.impl().offset * element_size(x.dtype());
   data_detail::gather_rows(src, static_cast<uint8_t*>(out.impl().storage->data()), indices, row_bytes);
   return out;
+}
+
+/// f applied to consecutive slices of at most `batch` rows of x (N, ...), the results
+/// concatenated along the first dimension: f(x) for an f that treats rows independently
+/// (a network in evaluation mode), in bounded memory. Throws inv::Error when x has no rows
+/// or batch < 1.
+template <class F>
+Tensor map_batches(const Tensor& x, int64_t batch, F&& f) {
+  INV_CHECK(x.dim() >= 1 && x.size(0) >= 1, "map_batches: expected a tensor (N, ...) with N >= 1, got shape ",
+            to_string(x.shape()));
+  INV_CHECK(batch >= 1, "map_batches: batch must be >= 1, got ", batch);
+  std::vector<Tensor> parts;
+  for (int64_t b = 0; b < x.size(0); b += batch) parts.push_back(f(slice(x, 0, b, std::min(x.size(0), b + batch))));
+  return parts.size() == 1 ? parts[0] : concat(parts, 0);
 }
 
 inline void Dataset::check() const {
