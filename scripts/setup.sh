@@ -2,7 +2,7 @@
 # Installs everything inv needs on Debian 12 / Ubuntu, from Debian packages only.
 # Idempotent: packages already present are skipped.
 #   scripts/setup.sh         build + test + run:  compiler, CMake, zlib, libpng, libjpeg-turbo,
-#                            stb, Catch2, Fashion-MNIST
+#                            stb, nlohmann/json, Catch2, Fashion-MNIST
 #   scripts/setup.sh --dev   also PyTorch, Pillow, scikit-image, Eigen, OpenBLAS and Chromium
 #                            (fixture generators, benchmarks against PyTorch, Eigen and
 #                            OpenBLAS, report screenshots)
@@ -10,7 +10,7 @@
 #                            clang (scripts/fuzz.sh); the options combine
 set -euo pipefail
 
-packages=(g++ make cmake zlib1g-dev libpng-dev libjpeg62-turbo-dev libstb-dev catch2 dataset-fashion-mnist)
+packages=(g++ make cmake zlib1g-dev libpng-dev libjpeg62-turbo-dev libstb-dev nlohmann-json3-dev catch2 dataset-fashion-mnist)
 for option in "$@"; do
   case "$option" in
     --dev) packages+=(python3 python3-numpy python3-pil python3-torch python3-skimage libeigen3-dev libopenblas0-openmp chromium time) ;;
