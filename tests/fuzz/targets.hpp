@@ -29,6 +29,7 @@
 #include "inv/io/image.hpp"  // encode_png
 #include "inv/io/image_decode.hpp"
 #include "inv/io/npy.hpp"
+#include "inv/io/safetensors.hpp"
 #include "inv/tensor.hpp"
 
 // The targets, one line each: X(name, max_len) for the function fuzz_<name> below, with the
@@ -41,6 +42,7 @@
   X(cifar, 16384)           \
   X(npy, 4096)              \
   X(checkpoint, 8192)       \
+  X(safetensors, 8192)      \
   X(image, 65536)
 
 namespace inv::fuzz {
@@ -200,6 +202,37 @@ inline void fuzz_checkpoint(const uint8_t* data, size_t size) {
                "tensor ", i, " '", ck.tensors[i].first, "' differs after the round trip");
   INV_ORACLE(must_succeed("encode_checkpoint", [&] { return io::encode_checkpoint(back); }) == encoded,
              "encoding the read-back checkpoint gives other bytes");
+}
+
+/// safetensors (io::parse_safetensors). Oracle: the tensors as read hold between one and two
+/// times the bytes of the data section (F16 and BF16 widen to float32, the rest keep their
+/// size); encode_safetensors -> parse_safetensors gives the same metadata and the same
+/// tensors (names, bits), and encoding what was read back gives the same bytes again.
+inline void fuzz_safetensors(const uint8_t* data, size_t size) {
+  const io::SafeTensors st = io::parse_safetensors(data, size, kWhat);
+  uint64_t header = 0;  // a parsed file has the 8-byte header length
+  std::memcpy(&header, data, 8);
+  const uint64_t data_bytes = size - 8 - header;
+  uint64_t read_bytes = 0;
+  for (const auto& [name, t] : st.tensors) read_bytes += static_cast<uint64_t>(t.numel()) * element_size(t.dtype());
+  INV_ORACLE(read_bytes >= data_bytes && read_bytes <= 2 * data_bytes, st.tensors.size(), " tensors of ",
+             read_bytes, " bytes from a data section of ", data_bytes);
+  const std::vector<uint8_t> encoded =
+      must_succeed("encode_safetensors", [&] { return io::encode_safetensors(st.tensors, st.metadata); });
+  const io::SafeTensors back = must_succeed("parse_safetensors of the re-encoded bytes",
+                                            [&] { return io::parse_safetensors(encoded, kWhat); });
+  INV_ORACLE(back.metadata == st.metadata, "metadata differs after the round trip");
+  INV_ORACLE(back.tensors.size() == st.tensors.size(), back.tensors.size(), " tensors read back, ",
+             st.tensors.size(), " written");
+  for (const auto& entry : st.tensors) {
+    const auto it = std::find_if(back.tensors.begin(), back.tensors.end(),
+                                 [&](const auto& e) { return e.first == entry.first; });
+    INV_ORACLE(it != back.tensors.end() && same_bits(it->second, entry.second), "tensor '", entry.first,
+               "' differs after the round trip");
+  }
+  INV_ORACLE(must_succeed("encode_safetensors", [&] { return io::encode_safetensors(back.tensors, back.metadata); }) ==
+                 encoded,
+             "encoding the read-back tensors gives other bytes");
 }
 
 /// Images up to this many pixels also get the encode_png round trip (larger ones are
