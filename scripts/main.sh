@@ -21,14 +21,20 @@ start=$SECONDS
 "$build/tools/inv" sweep --dataset fashion-mnist --model lenet "$@"
 echo "main: the sweep took $((SECONDS - start)) s"
 
-# What to do about it: a small defense grid on the sweep's target (same preset), and the
-# recommendation. `inv defend --help` runs larger grids.
-preset=()
-for ((i = 1; i <= $#; ++i)); do
-  if [[ "${!i}" == "--preset" ]]; then j=$((i + 1)); preset=(--preset "${!j}"); fi
-  if [[ "${!i}" == --preset=* ]]; then preset=("${!i}"); fi
+# What to do about it: a small defense grid on the sweep's target, into the sweep's report,
+# and the recommendation. `inv defend --help` runs larger grids. It gets the same arguments
+# as the sweep (so the same target and directory), except the sweep's --splits and --attacks.
+defend_args=()
+skip=0
+for arg in "$@"; do
+  if ((skip)); then skip=0; continue; fi
+  case "$arg" in
+    --splits | --attacks) skip=1 ;;
+    --splits=* | --attacks=*) ;;
+    *) defend_args+=("$arg") ;;
+  esac
 done
 start=$SECONDS
-"$build/tools/inv" defend --dataset fashion-mnist --model lenet "${preset[@]}" --splits ReLU2,pool2,fc1 \
-  --defenses dropout,gaussian --dropout-rates 0.3,0.6,0.9 --noise-levels 0.5,1,2
+"$build/tools/inv" defend --dataset fashion-mnist --model lenet --splits ReLU2,pool2,fc1 \
+  --defenses dropout,gaussian --dropout-rates 0.3,0.6,0.9 --noise-levels 0.5,1,2 "${defend_args[@]}"
 echo "main: the defense grid took $((SECONDS - start)) s"

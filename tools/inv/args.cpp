@@ -21,6 +21,7 @@ bool parse_bool(const std::string& text, bool& out) {
 
 bool parse_int(const std::string& text, int64_t& out) {
   if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return false;
+  if (text.find_first_of("xXpP") != std::string::npos) return false;  // decimal only: no hexadecimal floats
   errno = 0;
   char* end = nullptr;
   const long long v = std::strtoll(text.c_str(), &end, 10);
@@ -31,6 +32,7 @@ bool parse_int(const std::string& text, int64_t& out) {
 
 bool parse_float(const std::string& text, double& out) {
   if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return false;
+  if (text.find_first_of("xXpP") != std::string::npos) return false;  // decimal only: no hexadecimal floats
   errno = 0;
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
@@ -296,6 +298,7 @@ std::string FlagSet::help() const {
     const Flag& f = flags_[i];
     std::string left = "  --" + f.name + (f.type == FlagType::Bool ? "[=BOOL]" : " " + f.metavar);
     std::string text = f.help;
+    if (f.type == FlagType::List && !f.choices.empty()) text += "; one or more of " + join(f.choices, ", ");
     if (!f.default_text.empty()) text += " (default: " + f.default_text + ")";
     if (left.size() + 2 > kColumn) {
       out += left + "\n" + std::string(kColumn, ' ');

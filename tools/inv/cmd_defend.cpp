@@ -64,24 +64,28 @@ FlagSet defend_flags() {
   f.text("splits", "all|L1,L2,...", "the paper splits of the model (lenet: conv1, ReLU2, fc3)",
          "split layers (all = every layer except flatten)");
   f.list("defenses", "D1,D2,...", {"none", "gaussian", "laplace", "dropout", "optimised"}, "gaussian,dropout",
-         "defenses (gaussian and laplace noise, dropout, the optimised noise of protocol §9); every split also "
+         "defenses: gaussian and laplace noise, dropout, the optimised noise of protocol §9. Every split also "
          "runs undefended, and `none` alone compares the splits (privacy-aware partitioning)");
   f.list("positions", "P1,P2", {"features", "input"}, "features",
-         "where noise and dropout apply: to the edge's output, or to its input (optimised: features only)");
-  f.text("noise-levels", "L1,L2,...", kNoiseLevels, "σ of gaussian and b of laplace noise, in normalised units");
-  f.text("dropout-rates", "R1,R2,...", kDropoutRates, "dropout rates, each in [0, 1)");
-  f.text("optimised-levels", "L1,L2,...", kOptimisedLevels, "scales of the optimised noise's random reference");
+         "where noise and dropout apply: to the edge's output or to its input (optimised: the features only)");
+  f.text("noise-levels", "L1,L2,...", kNoiseLevels,
+         "σ of gaussian and b of laplace noise, in normalised units (0 is the undefended row, run anyway)");
+  f.text("dropout-rates", "R1,R2,...", kDropoutRates, "dropout rates, each in [0, 1) (0: the undefended row)");
+  f.text("optimised-levels", "L1,L2,...", kOptimisedLevels,
+         "scales of the optimised noise's random reference (0: the undefended row)");
   f.list("attacks", "A1,A2,...", inv::attack::attack_names(), "white-box,white-box-aware,black-box,label-only",
          "attackers: white-box is the paper's (it ignores the defense), white-box-aware models it, black-box "
-         "queries the deployed edge, label-only is the baseline an attack must beat");
+         "queries the deployed edge, query-free trains a shadow edge, label-only is the baseline an attack must "
+         "beat");
   f.real("bar", "SSIM", 0, false, "0.3",
-         "the privacy bar: every attacker's SSIM (reference) at most this and no better than the label-only "
-         "baseline");
+         "the privacy bar, in [0, 1]: every attacker's SSIM (reference) at most this and no better than the "
+         "label-only baseline");
   f.integer("observed", "N", 1, "1000", "features of other test images the cloud has seen (the aware attacker's "
                                         "estimate of optimised noise)");
-  f.text("target", "FILE", "out/<dataset>-<model>-<preset>/target.invckpt (the sweep's; trained when missing)",
+  f.text("target", "FILE", "--out's target.invckpt: the sweep's, reused when trained with these settings, else "
+                           "trained there",
          "the target checkpoint to defend");
-  f.text("out", "DIR", "out/<dataset>-<model>-<preset> (the sweep's)", "output directory");
+  f.text("out", "DIR", "out/<dataset>-<model>-<preset>, the sweep's", "output directory");
   f.boolean("reuse", "true", "reuse cells finished by an earlier run with the same settings");
   add_target_flags(f);
   add_attack_flags(f);
@@ -90,7 +94,10 @@ FlagSet defend_flags() {
 
 std::vector<double> parse_levels(const FlagSet& f, const std::string& name, const char* def, bool rate) {
   std::vector<double> out;
-  for (const std::string& item : split_list(f.get_text(name, def))) {
+  const std::string text = f.get_text(name, def);
+  if (text.find(",,") != std::string::npos || text.front() == ',' || text.back() == ',')
+    throw f.error("--" + name + ": empty item in '" + text + "'");
+  for (const std::string& item : split_list(text)) {
     double v = 0;
     if (!parse_float(item, v) || v < 0 || (rate && v >= 1))
       throw f.error("--" + name + ": '" + item + "' is not " + (rate ? "a rate in [0, 1)" : "a level >= 0"));
@@ -141,6 +148,9 @@ std::vector<inv::defense::Defense> chosen_defenses(const FlagSet& f) {
         kind == DefenseKind::Dropout     ? parse_levels(f, "dropout-rates", kDropoutRates, true)
         : kind == DefenseKind::Optimised ? parse_levels(f, "optimised-levels", kOptimisedLevels, false)
                                          : parse_levels(f, "noise-levels", kNoiseLevels, false);
+    if (kind == DefenseKind::Optimised && std::find(positions.begin(), positions.end(), Position::Features) ==
+                                             positions.end())
+      throw f.error("--defenses optimised applies to the features only: add features to --positions");
     for (Position p : positions) {
       if (kind == DefenseKind::Optimised && p == Position::Input) continue;
       for (double level : levels) {
@@ -166,6 +176,38 @@ double fisher_bound(inv::nn::Module& edge, const inv::Tensor& x, double sigma, c
   double bound = 0;
   for (double fi : fil) bound += var / fi / double(fil.size());
   return bound;
+}
+
+/// The optimised noise (protocol §9) at `split` and `level`, learned on the target's own
+/// training images `train_inputs` against the next layer, and kept in out/noise/: as
+/// <split>-<level>.npy for the user, and as .invckpt with what it was learned for (the
+/// target, the level, the seed), so that a rerun reuses it only for the same target.
+inv::Tensor optimised_noise(const std::string& out, const std::string& split, double level, inv::nn::Module& edge,
+                            inv::nn::Module& next, const inv::Tensor& train_inputs, const std::string& target_key,
+                            const Settings& s, bool reuse) {
+  const std::string base = out + "/noise/" + split + "-" + fmt(level);
+  const std::string key = target_key + "|" + split + "|" + fmt(level) + "|seed=" + std::to_string(s.seed);
+  if (reuse && inv::io::file_exists(base + ".invckpt")) {
+    try {
+      const auto ck = inv::io::load_checkpoint(base + ".invckpt");
+      if (ck.metadata.count("key") && ck.metadata.at("key") == key && ck.tensors.size() == 1)
+        return ck.tensors[0].second;  // the shape was the split's when it was learned for this target
+    } catch (const std::exception&) {
+      // unreadable: learn it again
+    }
+  }
+  prepare_output_directory(out + "/noise");
+  inv::defense::OptimisedNoiseOptions o;
+  o.level = level;
+  o.seed = inv::mix_seed(s.seed, 0x6f7074);  // "opt"
+  o.quiet = s.quiet;
+  const inv::Tensor n = inv::defense::learn_optimised_noise(edge, next, train_inputs, o);
+  inv::io::Checkpoint ck;
+  ck.tensors = {{"noise", n}};
+  ck.metadata = {{"key", key}};
+  inv::io::save_checkpoint(base + ".invckpt", ck);
+  inv::defense::save_optimised_noise(base + ".npy", n);
+  return n;
 }
 
 /// A cell's seed: FNV-1a of its name (the same on every platform), mixed with the run's.
@@ -241,22 +283,22 @@ int cmd_defend(const Args& args, const std::string& command_line) {
       attacks.push_back(&parse_attack(name));
   const std::vector<inv::defense::Defense> defenses = chosen_defenses(f);
   const double bar = f.get_float("bar", 0.3);
+  if (bar > 1) throw f.error("--bar: expected an SSIM in [0, 1], got " + fmt(bar));
+  if (std::none_of(attacks.begin(), attacks.end(), [](const AttackInfo* a) { return a->name != "label-only"; }))
+    throw f.error("--attacks: the label-only baseline alone attacks nothing; add an attacker (e.g. white-box)");
   const int64_t observed_count = f.get_int("observed", 1000);
   const bool any_labels = std::any_of(attacks.begin(), attacks.end(), [](const AttackInfo* a) { return a->needs_labels; });
   if (s.attacker.set == "noise" && any_labels)
     throw f.error("--attacker-set noise has no labels, but label-only and query-free need labelled images");
   const std::string out = f.get_text("out", "out/" + dataset_slug(s.dataset) + "-" + s.model + "-" + s.preset);
-  prepare_output_directory(out);
-  prepare_output_directory(out + "/cache/defense");
-  prepare_output_directory(out + "/noise");
   set_interrupt_note("; rerun the same command to resume (the target and the finished cells are reused)");
   inv::train::Progress progress(s.quiet);
 
-  // Data, target, the attacked images, the attacker's own and the features the cloud has seen.
-  const Workspace w = open_workspace(f, s, t, true,
-                                     "out/" + dataset_slug(s.dataset) + "-" + s.model + "-" + s.preset +
-                                         "/target.invckpt",
-                                     progress);
+  // Data, target (the sweep's in `out`, trained there when missing), the attacked images, the
+  // attacker's own and the features the cloud has seen. `out` is created once they are there.
+  const Workspace w = open_workspace(f, s, t, true, out + "/target.invckpt", progress);
+  prepare_output_directory(out);
+  prepare_output_directory(out + "/cache/defense");
   const inv::protocol::AttackerData attacker = attacker_data(s, t, w.train, w.holdout);
   const Originals originals = first_of_each_class(w.test);
   const inv::Tensor x = normalise(t, originals.images);
@@ -272,14 +314,16 @@ int cmd_defend(const Args& args, const std::string& command_line) {
   std::vector<DefenseCell> cells;
   double clean_accuracy = NAN;
   const size_t total = splits.size() * (defenses.size() + 1);
+  std::vector<std::string> left_out;  // report sections about another target
   auto write_all = [&](bool complete) {
     const std::string rec = recommend(cells, bar, clean_accuracy);
     inv::io::write_file_atomic(out + "/defense.csv", defense_csv(cells));
     inv::io::write_file_atomic(out + "/defense.json", defense_json(cells, rec, bar, command_line, complete));
-    write_section(out, "defenses", t.key(), report_title(s.model, w.src.display),
-                  defense_section(cells, rec, bar, originals.images, command_line, complete));
+    left_out = write_section(out, "defenses", t.key(), report_title(s.model, w.src.display),
+                             defense_section(cells, rec, bar, originals.images, command_line, complete));
     return rec;
   };
+  write_all(false);  // the page says at once that this run's grid is under way
   for (const std::string& split : splits) {
     auto [edge, cloud] = t.net->split(split);
     std::vector<inv::defense::Defense> grid{inv::defense::Defense()};
@@ -290,19 +334,8 @@ int cmd_defend(const Args& args, const std::string& command_line) {
                                inv::defense::position_name(d.position) + "-" + fmt(d.level);
       progress.message("[" + std::to_string(cells.size() + 1) + "/" + std::to_string(total) + "] " + split + ": " +
                        d.describe());
-      if (d.kind == DefenseKind::Optimised) {  // learned once per split and level, kept in noise/
-        const std::string path = out + "/noise/" + split + "-" + fmt(d.level) + ".npy";
-        if (inv::io::file_exists(path)) {
-          d.offset = inv::defense::load_optimised_noise(path, layer_shape(t, split).shape);
-        } else {
-          inv::defense::OptimisedNoiseOptions o;
-          o.level = d.level;
-          o.seed = inv::mix_seed(s.seed, 0x6f7074);  // "opt"
-          o.quiet = s.quiet;
-          d.offset = inv::defense::learn_optimised_noise(*edge, *next_layer(*cloud), train_inputs, o);
-          inv::defense::save_optimised_noise(path, d.offset);
-        }
-      }
+      if (d.kind == DefenseKind::Optimised)
+        d.offset = optimised_noise(out, split, d.level, *edge, *next_layer(*cloud), train_inputs, t.key(), s, reuse);
       std::vector<AttackJob> jobs;
       std::string key = t.key() + "|" + name + "|" + images_key + "|" + attacker.description + "|" +
                         std::to_string(observed_count);
@@ -345,10 +378,11 @@ int cmd_defend(const Args& args, const std::string& command_line) {
         line += "; " + cell.attacks[i] + " SSIM " + fixed(mean_of(cell.quality[i].ssim_reference), 3);
       progress.message(line + (cached ? " (cached)" : ""));
       cells.push_back(std::move(cell));
+      write_all(false);  // after every cell, so that an interrupted run leaves a valid report
     }
-    write_all(false);
   }
   const std::string rec = write_all(true);
+  std::fputs(left_out_note(left_out).c_str(), stderr);
   std::printf("%s", defense_table(cells, bar).c_str());
   std::printf("recommendation: %s\n", rec.c_str());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

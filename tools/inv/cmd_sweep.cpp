@@ -120,13 +120,13 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
                       " or --attacker-set train|disjoint");
       }
   const std::string out = f.get_text("out", "out/" + dataset_slug(s.dataset) + "-" + s.model + "-" + s.preset);
-  prepare_output_directory(out);
-  prepare_output_directory(out + "/cache");
   set_interrupt_note("; rerun the same command to resume (the target and the finished attacks are reused)");
   inv::train::Progress progress(s.quiet);
 
-  // Data and target.
+  // Data and target (trained into `out`, which is created then: not for a run that fails before).
   const Workspace w = open_workspace(f, s, t, any_attacker, out + "/target.invckpt", progress);
+  prepare_output_directory(out);
+  prepare_output_directory(out + "/cache");
   const DataSource& src = w.src;
   const Originals originals = first_of_each_class(w.test);
   const inv::Tensor x = normalise(t, originals.images);
@@ -207,7 +207,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   }
   r.seconds = elapsed();
   r.complete = true;
-  write_report(out, r);
+  std::fputs(left_out_note(write_report(out, r)).c_str(), stderr);
   std::printf("%s\n", console_table(r).c_str());
   std::printf("%s\n", budget_line(s).c_str());
   std::printf("took %.0f s; report: %s/index.html\n", r.seconds, out.c_str());

@@ -40,7 +40,7 @@ std::string tradeoff_svg(const std::vector<DefenseCell>& cells, double bar) {
   const double pw = W - left - right, ph = H - top - bottom;
   double lo_acc = 1;
   for (const DefenseCell& c : cells) lo_acc = std::min(lo_acc, c.accuracy);
-  lo_acc = std::floor(lo_acc * 10) / 10;
+  lo_acc = std::min(0.9, std::floor(lo_acc * 10) / 10);  // at least one tick of 10 points, also with no cell
   auto x_of = [&](double s) { return left + pw * std::min(1.0, std::max(0.0, s)); };
   auto y_of = [&](double a) { return top + ph * (1 - (a - lo_acc) / std::max(1e-9, 1 - lo_acc)); };
   std::ostringstream s;
@@ -177,7 +177,7 @@ std::string defense_section(const std::vector<DefenseCell>& cells, const std::st
   h << "<p>Each defense is applied by the deployed edge at inference (He, Zhang &amp; Lee, IEEE IoT-J 2021). "
        "Accuracy is the cloud's on the whole test set under the defense; SSIM is the reference mode's, mean over "
        "the first test image of each class. The privacy bar: every attacker's SSIM at most "
-    << fixed(bar, 2)
+    << fmt(bar)
     << " and no better than the label-only baseline (the mean image of the predicted class).</p>\n"
     << "<h3>Recommendation</h3>\n<p><b>" << html_escape(recommendation) << "</b></p>\n";
   h << "<h3>Privacy and utility</h3>\n" << tradeoff_svg(cells, bar);
@@ -220,7 +220,8 @@ std::string defense_section(const std::vector<DefenseCell>& cells, const std::st
   if (any_bound)
     h << "<p class=\"small\">Fisher bound: the smallest pixel MSE any unbiased attacker can reach against Gaussian "
          "noise on the features (std² / dFIL, Maeng et al., NeurIPS 2023); an attacker below it owes its result to "
-         "its prior.</p>\n";
+         "its prior. A bound above the MSE of a constant grey guess (at most 0.25 on pixels in [0, 1]) says that "
+         "the features tell an unbiased attacker almost nothing.</p>\n";
   h << "<p class=\"small\">" << html_escape(command) << "</p>\n";
   return h.str();
 }
@@ -256,23 +257,29 @@ std::string defense_table(const std::vector<DefenseCell>& cells, double bar) {
 }
 
 std::string recommend(const std::vector<DefenseCell>& cells, double bar, double clean_accuracy) {
+  auto strongest_ssim = [](const DefenseCell& c) {
+    const int i = c.strongest();
+    return i < 0 ? 0.0 : mean_of(c.quality[size_t(i)].ssim_reference);
+  };
   const DefenseCell* best = nullptr;
   for (const DefenseCell& c : cells)
-    if (meets_bar(c, bar) && (!best || c.accuracy > best->accuracy)) best = &c;
-  char buf[512];
-  if (!best) {
-    std::snprintf(buf, sizeof buf,
-                  "nothing in this grid meets the bar (every attacker's SSIM <= %.2f and no better than the label-only "
-                  "baseline): try other splits, higher levels, or another defense",
-                  bar);
-    return buf;
-  }
+    if (meets_bar(c, bar) && (!best || c.accuracy > best->accuracy ||
+                              (c.accuracy == best->accuracy && strongest_ssim(c) < strongest_ssim(*best))))
+      best = &c;
+  const bool baseline = std::any_of(cells.begin(), cells.end(), [](const DefenseCell& c) {
+    return std::find(c.attacks.begin(), c.attacks.end(), "label-only") != c.attacks.end();
+  });
+  const std::string bar_text = "every attacker's SSIM <= " + fmt(bar) +
+                               (baseline ? " and no better than the label-only baseline"
+                                         : "; the label-only baseline did not run, so the bar is the SSIM alone");
+  if (!best) return "nothing in this grid meets the bar (" + bar_text + "): try other splits, higher levels, or another defense";
   const int s = best->strongest();
+  char buf[512];
   std::snprintf(buf, sizeof buf, "split at %s with %s: accuracy %.2f%% (%+.2f points against the undefended model); "
-                "strongest attacker %s at SSIM %.3f (bar %.2f)",
+                "strongest attacker %s at SSIM %.3f (bar: %s)",
                 best->split.c_str(), best->defense.describe().c_str(), 100 * best->accuracy,
                 100 * (best->accuracy - clean_accuracy), s >= 0 ? best->attacks[size_t(s)].c_str() : "none",
-                s >= 0 ? mean_of(best->quality[size_t(s)].ssim_reference) : 0.0, bar);
+                strongest_ssim(*best), bar_text.c_str());
   return buf;
 }
 

@@ -5,14 +5,15 @@
 //   io::write_file_atomic(path, j.str());
 //
 // Strings are escaped (quote, backslash, control characters as \uXXXX; UTF-8 passes
-// through). Numbers are written with 17 significant digits, enough to read back the same
-// double; non-finite numbers (e.g. the PSNR of an exact reconstruction, +inf) have no JSON
+// through). Numbers are written with 15 significant digits, or up to 17 where needed to
+// read back the same double; non-finite numbers (e.g. the PSNR of an exact reconstruction, +inf) have no JSON
 // form and are written as null.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,10 @@ class JsonWriter {
   JsonWriter& value(double v) {
     if (!std::isfinite(v)) return null();
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
+    for (int digits = 15; digits <= 17; ++digits) {  // the shortest of these that reads back as v
+      std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+      if (std::strtod(buf, nullptr) == v) break;
+    }
     return raw(buf);
   }
   JsonWriter& null() { return raw("null"); }

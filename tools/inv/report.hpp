@@ -72,17 +72,25 @@ struct Report {
 
 /// Writes results.csv, settings.csv, results.json and the report's Leakage section into
 /// `dir` (atomically). results.json has "complete", "splits_done" and "splits_planned";
-/// while the sweep is not complete the section says so at its top.
-void write_report(const std::string& dir, const Report& r);
+/// while the sweep is not complete the section says so at its top. Returns what
+/// write_section returns.
+std::vector<std::string> write_report(const std::string& dir, const Report& r);
 
 /// The report page is index.html in its directory. It shows the sections kept next to it,
 /// in this order: index.leakage.part (inv sweep), index.defenses.part (inv defend), so
 /// that one self-contained page holds both. write_section replaces one section (a fragment
 /// of HTML; atomically) and rebuilds the page under `title`. A section written about
-/// another target (another `target_key`) is left out of the page. Throws inv::Error for an
-/// unknown section name or a failed write.
-void write_section(const std::string& dir, const std::string& section, const std::string& target_key,
-                   const std::string& title, const std::string& html);
+/// another target (another `target_key`) is left out of the page; returns the labels of
+/// those left out ("Leakage"), for the caller to say so. Throws inv::Error for an unknown
+/// section name or a failed write.
+std::vector<std::string> write_section(const std::string& dir, const std::string& section,
+                                       const std::string& target_key, const std::string& title,
+                                       const std::string& html);
+
+/// The note a command prints when write_section left sections out: "note: the report's
+/// Defenses section is about another target and is left out of the page (rerun inv
+/// defend ...)"; empty when none was.
+std::string left_out_note(const std::vector<std::string>& labels);
 
 /// "Model inversion leakage: LeNet on MNIST": the report page's title.
 std::string report_title(const std::string& model, const std::string& dataset_display);

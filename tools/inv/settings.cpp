@@ -4,7 +4,9 @@
 #include <inv/protocol/rmle_settings.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace cli {
 
@@ -14,8 +16,11 @@ const AttackInfo& parse_attack(const std::string& name) {
 }
 
 std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
+  char buf[40];
+  for (int digits = 6; digits <= 17; ++digits) {  // the shortest that reads back as v (at least %g's 6)
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (!std::isfinite(v) || std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
 

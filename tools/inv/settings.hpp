@@ -111,7 +111,8 @@ struct SettingRow {
 /// Every setting, in a fixed order.
 std::vector<SettingRow> describe(const Settings& s);
 
-/// "1e-03"-style short formatting of a hyperparameter.
+/// A number in the fewest significant digits (at least 6, as %g) that read back as the
+/// same double: 0.001, 1e-05, 0.99999999999.
 std::string fmt(double v);
 
 /// "1 epoch", "2 epochs": the count and the noun, plural unless the count is 1.

@@ -471,4 +471,42 @@ TEST_CASE("inv defend runs a defense grid, writes its report and recommends", "[
               {"unknown item 'blur'", "none, gaussian, laplace, dropout, optimised"});
   check_error(run_inv({"defend", "--target", ckpt, "--splits", "conv9", "--out", out}, tmp), 2,
               {"unknown split layer 'conv9'"});
+  check_error(run_inv({"defend", "--target", ckpt, "--defenses", "optimised", "--positions", "input", "--out", out},
+                      tmp),
+              2, {"optimised applies to the features only"});
+  check_error(run_inv({"defend", "--target", ckpt, "--attacks", "label-only", "--out", out}, tmp), 2,
+              {"the label-only baseline alone attacks nothing"});
+  check_error(run_inv({"defend", "--target", ckpt, "--bar", "2", "--out", out}, tmp), 2,
+              {"--bar: expected an SSIM in [0, 1], got 2"});
+  check_error(run_inv({"defend", "--target", ckpt, "--noise-levels", "1,,2", "--out", out}, tmp), 2,
+              {"--noise-levels: empty item in '1,,2'"});
+  check_error(run_inv({"defend", "--target", ckpt, "--noise-levels", "0x10", "--out", out}, tmp), 2,
+              {"--noise-levels: '0x10' is not a level >= 0"});
+}
+
+TEST_CASE("inv defend learns the optimised noise again for another target", "[cli][defend]") {
+  TempDir tmp;
+  const std::string data = tmp.file("tiny"), out = tmp.file("defend");
+  write_tiny_dataset(data);
+  const std::string noise = out + "/noise/conv1-100.npy";
+  std::string first;
+  for (const char* seed : {"0", "1"}) {
+    const std::string ckpt = tmp.file(std::string("t") + seed + ".invckpt");
+    REQUIRE(run_inv(with(with({"train", "--dataset", data, "--out", ckpt, "--seed", seed}, kRun), kTarget), tmp).code ==
+            0);
+    const Result r = run_inv(with(with({"defend", "--target", ckpt, "--dataset", data, "--splits", "conv1",
+                                        "--defenses", "optimised", "--optimised-levels", "100", "--attacks",
+                                        "white-box", "--out", out},
+                                       kRun),
+                                  kAttack),
+                             tmp);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    REQUIRE(fs::exists(noise));
+    if (first.empty()) {
+      first = read_text(noise);
+    } else {
+      CHECK(read_text(noise) != first);  // learned for the second target, not reused from the first
+    }
+  }
 }
