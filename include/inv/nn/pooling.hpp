@@ -1,7 +1,8 @@
-// inv/nn/pooling.hpp: MaxPool2d, AvgPool2d and Upsample layers.
+// inv/nn/pooling.hpp: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (global) and Upsample layers.
 #pragma once
 
 #include "inv/nn/module.hpp"
+#include "inv/ops/reduce.hpp"
 #include "inv/ops/upsample.hpp"
 
 namespace inv::nn {
@@ -36,6 +37,27 @@ class AvgPool2d : public Module {
 
  private:
   Pool2dOptions opt_;
+};
+
+/// AdaptiveAvgPool2d((1, 1)), global average pooling as torchvision's ResNet ends with:
+/// (N, C, H, W) -> (N, C, 1, 1), each output the mean of its channel's H·W values (any
+/// H, W >= 1). Computed as mean(x, {2, 3}, keepdim), which sums in double, so the result
+/// is PyTorch's to float32 rounding. Only output size (1, 1) is implemented: other sizes
+/// throw inv::Error at construction.
+class AdaptiveAvgPool2d : public Module {
+ public:
+  explicit AdaptiveAvgPool2d(int64_t output_size = 1) : AdaptiveAvgPool2d(output_size, output_size) {}
+  AdaptiveAvgPool2d(int64_t out_h, int64_t out_w) {
+    INV_CHECK(out_h == 1 && out_w == 1,
+              "AdaptiveAvgPool2d: only output size (1, 1) (global average pooling) is implemented, got (", out_h,
+              ", ", out_w, ")");
+  }
+  Tensor forward(const Tensor& x) override {
+    INV_CHECK(x.dim() == 4, "AdaptiveAvgPool2d: expected 4-D (N,C,H,W) input, got ", to_string(x.shape()));
+    return mean(x, {2, 3}, true);
+  }
+  std::string type_name() const override { return "AdaptiveAvgPool2d"; }
+  std::string extra_repr() const override { return "output_size=(1, 1)"; }
 };
 
 /// Upsample(UpsampleOptions): (N, C, H, W) -> (N, C, OH, OW), nearest or bilinear.
