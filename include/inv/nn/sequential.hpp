@@ -6,10 +6,27 @@
 // the whole, so they share its parameters and buffers, and cloud(edge(x)) equals
 // the full forward bitwise. Forward hooks observe, or replace, the tensor a named
 // layer produces during a forward pass.
+//
+// Dotted split points. torchvision-style models are a Sequential whose layers may be
+// Sequentials themselves (a ResNet's stages "layer1".."layer4" holding blocks "0", "1",
+// ...; a VGG's "features" holding "0".."28"). split("layer2.1") cuts inside such a child:
+//   edge  = the layers before layer2, then a Sequential "layer2" holding blocks 0 and 1;
+//   cloud = a Sequential "layer2" holding layer2's remaining blocks (left out when there
+//           are none), then the layers after layer2.
+// The halves hold the very layer objects, under the whole's names, so their state_dict
+// names are the whole's ("layer2.0.conv1.weight"), partitioned. Only a child whose type is
+// Sequential itself is entered (a BasicBlock, say, is one layer); the rest of the name
+// may be dotted again ("a.b.c"). split_points() lists, in network order, each layer's
+// name and, before the name of a nested Sequential, its own split points but the last,
+// prefixed ("layer2.0", then "layer2"): the last one cuts where the nested Sequential
+// ends, which is the cut called by its own name ("layer2.1" == "layer2" for two blocks;
+// split() accepts both). The other members (index_of, at, ptr, slice, hooks, layer_info)
+// see the top-level layers only; a dotted name there is an unknown name.
 #pragma once
 
 #include <iomanip>
 #include <map>
+#include <typeinfo>
 
 #include "inv/nn/module.hpp"
 
@@ -65,13 +82,7 @@ class Sequential : public Module {
     return out;
   }
   /// Index of the layer called `layer`. Throws inv::Error listing the valid names.
-  size_t index_of(const std::string& layer) const {
-    for (size_t i = 0; i < size(); ++i)
-      if (name(i) == layer) return i;
-    std::string valid;
-    for (const auto& n : names()) valid += (valid.empty() ? "" : ", ") + n;
-    inv::detail::fail("no layer named '", layer, "' (layers: ", valid, ")");
-  }
+  size_t index_of(const std::string& layer) const { return find_layer(layer, ""); }
   Module& at(size_t i) const {
     INV_CHECK(i < size(), "Sequential: index ", i, " out of range for ", size(), " layers");
     return *children()[i].second;
@@ -90,19 +101,33 @@ class Sequential : public Module {
   }
 
   /// The layers split() may cut after, in order: every layer but a Flatten, whose output
-  /// holds the same numbers as its input's (a cut there is the cut before it).
+  /// holds the same numbers as its input's (a cut there is the cut before it); before a
+  /// nested Sequential's name, its own split points but the last, dotted ("layer2.0").
+  /// A model without nested Sequentials gives its layer names, Flatten left out.
   std::vector<std::string> split_points() const {
     std::vector<std::string> out;
-    for (const auto& [n, layer] : children())
-      if (layer->type_name() != "Flatten") out.push_back(n);
+    for (const auto& [n, layer] : children()) {
+      if (layer->type_name() == "Flatten") continue;
+      if (const Sequential* nested = as_nested(*layer)) {
+        std::vector<std::string> inner = nested->split_points();
+        if (!inner.empty()) inner.pop_back();  // cuts where `nested` ends: the cut called n
+        for (const auto& p : inner) out.push_back(n + "." + p);
+      }
+      out.push_back(n);
+    }
     return out;
   }
 
   /// Splits after the layer called `layer`: {edge = layers up to and including it, cloud = the rest}.
-  /// Both parts share this model's layer objects (and so its parameters). Hooks are not carried over.
+  /// A dotted name ("layer2.1") cuts inside a nested Sequential (see the header comment).
+  /// Both parts share this model's layer objects (and so its parameters); both take this
+  /// model's mode, as slice() does. Hooks are not carried over. Throws inv::Error for a
+  /// name that is not a layer, listing the valid ones.
   std::pair<std::shared_ptr<Sequential>, std::shared_ptr<Sequential>> split(const std::string& layer) const {
-    const size_t i = index_of(layer);
-    return {slice(0, i + 1), slice(i + 1, size())};
+    auto parts = split_at(layer, "");
+    parts.first->train(is_training());
+    parts.second->train(is_training());
+    return parts;
   }
 
   /// Registers a hook on the output of layer `layer`; returns a handle for remove_hook.
@@ -154,6 +179,44 @@ class Sequential : public Module {
   }
 
  private:
+  /// `m` as a Sequential to split inside, when its type is Sequential itself; else nullptr.
+  static const Sequential* as_nested(const Module& m) {
+    return typeid(m) == typeid(Sequential) ? static_cast<const Sequential*>(&m) : nullptr;
+  }
+
+  /// Index of the layer called `layer`; `prefix` ("layer2.") names this Sequential inside
+  /// the one split() was called on, for the message.
+  size_t find_layer(const std::string& layer, const std::string& prefix) const {
+    for (size_t i = 0; i < size(); ++i)
+      if (name(i) == layer) return i;
+    std::string valid;
+    for (const auto& n : names()) valid += (valid.empty() ? "" : ", ") + n;
+    const std::string where = prefix.empty() ? "" : " of " + prefix.substr(0, prefix.size() - 1);
+    inv::detail::fail("no layer named '", prefix, layer, "' (layers", where, ": ", valid, ")");
+  }
+
+  /// split() of `layer` relative to this Sequential, which is `prefix` inside the whole.
+  std::pair<std::shared_ptr<Sequential>, std::shared_ptr<Sequential>> split_at(const std::string& layer,
+                                                                                const std::string& prefix) const {
+    const size_t dot = layer.find('.');
+    if (dot == std::string::npos) {
+      const size_t i = find_layer(layer, prefix);
+      return {slice(0, i + 1), slice(i + 1, size())};
+    }
+    const std::string head = layer.substr(0, dot);
+    const size_t i = find_layer(head, prefix);
+    const Sequential* nested = as_nested(at(i));
+    INV_CHECK(nested != nullptr, "no layer named '", prefix, layer, "': '", prefix, head, "' is a ", at(i).type_name(),
+              ", and split() enters only nested Sequentials");
+    auto [inner_edge, inner_cloud] = nested->split_at(layer.substr(dot + 1), prefix + head + ".");
+    auto edge = slice(0, i);
+    edge->add(head, inner_edge);
+    auto cloud = std::make_shared<Sequential>();
+    if (inner_cloud->size() > 0) cloud->add(head, inner_cloud);
+    for (size_t j = i + 1; j < size(); ++j) cloud->add(name(j), children()[j].second);
+    return {edge, cloud};
+  }
+
   std::map<std::string, std::vector<std::pair<int64_t, ForwardHook>>> hooks_;
   int64_t next_hook_ = 0;
 };
