@@ -36,10 +36,13 @@
 #include "inv/nn/pooling.hpp"
 #include "inv/nn/batchnorm.hpp"
 #include "inv/nn/dropout.hpp"
+#include "inv/nn/residual.hpp"
 #include "inv/optim/sgd.hpp"
 #include "inv/optim/adam.hpp"
 #include "inv/optim/lr_scheduler.hpp"
 #include "inv/models/zoo.hpp"
+#include "inv/models/resnet.hpp"
+#include "inv/models/vgg.hpp"
 
 // Data and files.
 #include "inv/io/file.hpp"
