@@ -54,6 +54,18 @@
 
 namespace inv::io {
 
+/// The tensor called `name` in `tensors`; throws inv::Error "<what> <no_such> '<name>' (<it has>:
+/// ...)" listing the available names otherwise.
+inline const Tensor& named_tensor(const std::vector<std::pair<std::string, Tensor>>& tensors, const std::string& name,
+                                  const char* no_such, const char* it_has) {
+  std::string names;
+  for (const auto& [n, t] : tensors) {
+    if (n == name) return t;
+    names += (names.empty() ? "" : ", ") + n;
+  }
+  detail::fail(no_such, " '", name, "' (", it_has, ": ", names.empty() ? "none" : names, ")");
+}
+
 /// Named tensors (in order) and string metadata: what a checkpoint file holds.
 struct Checkpoint {
   std::vector<std::pair<std::string, Tensor>> tensors;
@@ -61,12 +73,7 @@ struct Checkpoint {
 
   /// The tensor called `name`; throws inv::Error listing the available names otherwise.
   const Tensor& tensor(const std::string& name) const {
-    std::string names;
-    for (const auto& [n, t] : tensors) {
-      if (n == name) return t;
-      names += (names.empty() ? "" : ", ") + n;
-    }
-    detail::fail("checkpoint has no tensor '", name, "' (it has: ", names.empty() ? "none" : names, ")");
+    return named_tensor(tensors, name, "checkpoint has no tensor", "it has");
   }
 };
 

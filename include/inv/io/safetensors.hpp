@@ -78,12 +78,7 @@ struct SafeTensors {
 
   /// The tensor called `name`; throws inv::Error listing the available names otherwise.
   const Tensor& tensor(const std::string& name) const {
-    std::string names;
-    for (const auto& [n, t] : tensors) {
-      if (n == name) return t;
-      names += (names.empty() ? "" : ", ") + n;
-    }
-    detail::fail("safetensors: no tensor '", name, "' (there are: ", names.empty() ? "none" : names, ")");
+    return named_tensor(tensors, name, "safetensors: no tensor", "there are");
   }
 };
 

@@ -51,6 +51,13 @@ inline std::shared_ptr<Sequential> make_downsample(int64_t inplanes, int64_t out
 }
 
 namespace detail {
+
+/// A residual block's summary arguments: "64, 128, stride=2, downsample=True".
+inline std::string block_repr(int64_t inplanes, int64_t planes, int64_t stride, bool downsample) {
+  std::ostringstream os;
+  os << inplanes << ", " << planes << ", stride=" << stride << ", downsample=" << (downsample ? "True" : "False");
+  return os.str();
+}
 inline void check_block(const char* type, int64_t inplanes, int64_t planes, int64_t expansion, int64_t stride,
                         const std::shared_ptr<Sequential>& downsample) {
   INV_CHECK(inplanes > 0 && planes > 0, type, ": channels must be positive, got inplanes ", inplanes, ", planes ",
@@ -98,9 +105,7 @@ class BasicBlock : public Module {
   }
   std::string type_name() const override { return "BasicBlock"; }
   std::string extra_repr() const override {
-    std::ostringstream os;
-    os << inplanes_ << ", " << planes_ << ", stride=" << stride_ << ", downsample=" << (downsample ? "True" : "False");
-    return os.str();
+    return detail::block_repr(inplanes_, planes_, stride_, downsample != nullptr);
   }
 
  private:
@@ -148,9 +153,7 @@ class Bottleneck : public Module {
   }
   std::string type_name() const override { return "Bottleneck"; }
   std::string extra_repr() const override {
-    std::ostringstream os;
-    os << inplanes_ << ", " << planes_ << ", stride=" << stride_ << ", downsample=" << (downsample ? "True" : "False");
-    return os.str();
+    return detail::block_repr(inplanes_, planes_, stride_, downsample != nullptr);
   }
 
  private:
