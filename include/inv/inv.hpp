@@ -51,6 +51,7 @@
 #include "inv/io/checkpoint.hpp"
 #include "inv/io/npy.hpp"
 #include "inv/io/image.hpp"
+#include "inv/io/sha256.hpp"
 #include "inv/data/dataset.hpp"
 #include "inv/data/idx.hpp"
 #include "inv/data/cifar.hpp"
