@@ -1,10 +1,12 @@
 // The three attacks on small problems with known answers; the threat model and model state.
 #include <catch2/catch.hpp>
+#include "temp_dir.hpp"
 
 #include <algorithm>
 #include <cmath>
 
 #include <inv/attack.hpp>
+#include <inv/io/checkpoint.hpp>
 #include <inv/nn/activation.hpp>
 #include <inv/models/zoo.hpp>
 #include <inv/nn/dropout.hpp>
@@ -263,6 +265,39 @@ TEST_CASE("the inverse network learns the inverse of a linear edge", "[attack][i
   CHECK_THROWS_WITH(bad.fit(oracle, attacker), Catch::Contains("expected (1,1,4,4)"));
 }
 
+TEST_CASE("the inverse network trains bitwise alike with its features in memory or in a file", "[attack][inverse]") {
+  auto edge = linear_edge();
+  const Tensor attacker = images(50, 1, 4, 21);
+  inv::testing::TempDir dir;
+  std::vector<std::vector<double>> losses;
+  std::vector<std::unique_ptr<Snapshot>> trained;
+  for (data::RowStorage storage : {data::RowStorage::Memory, data::RowStorage::File}) {
+    Generator g(12);
+    auto decoder = std::make_shared<nn::Sequential>();
+    decoder->emplace<nn::Conv2d>("conv", 2, 1, 1, Conv2dOptions(), true, g);
+    TrainConfig c;
+    c.epochs = 3;
+    c.batch_size = 8;
+    InverseNetwork attack(decoder, c, storage, dir.path.string());
+    CHECK(attack.feature_storage() == data::RowStorage::Auto);
+    EdgeOracle oracle(edge);
+    losses.push_back(attack.fit(oracle, attacker, /*query_batch=*/7));
+    CHECK(oracle.queries() == 50);  // each attacker image queried exactly once, wherever the features live
+    CHECK(attack.feature_storage() == storage);
+    trained.push_back(std::make_unique<Snapshot>(*decoder));
+  }
+  CHECK(losses[0] == losses[1]);
+  CHECK(trained[0]->values.size() == trained[1]->values.size());
+  for (size_t i = 0; i < trained[0]->values.size(); ++i) CHECK(equal(trained[0]->values[i], trained[1]->values[i]));
+  CHECK(dir.listing().empty());  // the temporary file is gone with its cache
+  auto decoder = std::make_shared<nn::Sequential>();
+  decoder->emplace<nn::Conv2d>("conv", 2, 1, 1);
+  InverseNetwork attack(decoder, TrainConfig{});
+  EdgeOracle oracle(edge);
+  CHECK_THROWS_WITH(attack.fit(oracle, attacker, 0), Catch::Contains("query_batch must be >= 1, got 0"));
+  CHECK(oracle.queries() == 0);
+}
+
 TEST_CASE("the shadow model learns to drive a frozen linear cloud", "[attack][shadow]") {
   Generator g(14);
   // The target: edge = 1x1 conv (1 -> 2 channels), cloud = flatten + linear (32 -> 2).
@@ -355,18 +390,38 @@ TEST_CASE("the protocol's rMLE table: every split point of the zoo has its block
     for (const std::string& split : net->split_points()) CHECK_NOTHROW(white_box_rmle(model, split));
   }
   CHECK_THROWS_WITH(white_box_rmle("lenet", "flatten"), Catch::Contains("'flatten' is not a split point of lenet"));
-  CHECK_THROWS_WITH(white_box_rmle("resnet18", "layer1"), Catch::Contains("no rMLE settings for model 'resnet18'"));
+  CHECK_THROWS_WITH(white_box_rmle("resnet", "layer1"), Catch::Contains("no rMLE settings for model 'resnet'"));
+  // The models of no paper: blocks by resolution (protocol §10), the source saying so.
+  const std::string analogy = "by resolution, after the CIFAR CNN's blocks (protocol §10)";
+  CHECK(white_box_rmle("resnet20", "layer1.1").lambda_tv == 0);
+  CHECK(white_box_rmle("resnet20", "layer2.0").lambda_tv == 10);
+  CHECK(white_box_rmle("resnet20", "layer3").lambda_tv == 1e3);
+  CHECK((white_box_rmle("resnet20", "avgpool").lambda_tv == 1e4 && white_box_rmle("resnet20", "fc").lr == 1e-3));
+  CHECK(white_box_rmle("resnet20", "conv1").source == analogy);
+  CHECK(white_box_rmle("resnet18", "conv1").lambda_tv == 10);
+  CHECK(white_box_rmle("resnet18", "layer4.0").lambda_tv == 1e3);
+  CHECK(white_box_rmle("vgg11-bn", "features.3").lambda_tv == 0);
+  CHECK(white_box_rmle("vgg11-bn", "features.7").lambda_tv == 10);
+  CHECK(white_box_rmle("vgg11-bn", "features").lambda_tv == 1e3);
+  CHECK(white_box_rmle("vgg11-bn", "classifier").source == analogy);
+  CHECK_FALSE(protocol::query_free_rmle("resnet20", "layer1").has_value());
 }
 
 TEST_CASE("the protocol table: every model's entry covers its split points, decoders and shadows", "[attack][protocol]") {
-  CHECK(protocol::protocol_model_names() == std::vector<std::string>{"lenet", "cifar-cnn"});
-  CHECK_THROWS_WITH(protocol::model_protocol("resnet"), Catch::Contains("unknown model 'resnet' (models: lenet, cifar-cnn)"));
+  CHECK(protocol::protocol_model_names() ==
+        std::vector<std::string>{"lenet", "cifar-cnn", "resnet20", "resnet18", "vgg11-bn"});
+  CHECK_THROWS_WITH(protocol::model_protocol("resnet"),
+                    Catch::Contains("unknown model 'resnet' (models: lenet, cifar-cnn, resnet20, resnet18, vgg11-bn)"));
   for (const protocol::ModelProtocol& p : protocol::model_protocols()) {
     INFO(p.spec.name);
     Generator g(0);
     auto net = p.build(g);
     Shape in{1};
     in.insert(in.end(), p.spec.input_shape.begin(), p.spec.input_shape.end());
+    if (p.any_input_size) in[2] = in[3] = 32;  // resnet18's 224 would only be slower
+    net->eval();  // BatchNorm: one image in training mode would have no batch statistics
+    // The classifier's weight names the class count.
+    CHECK(io::named_tensor(net->state_dict(), p.classifier_weight, "", "").size(0) == p.classes);
     // The blocks list every split point once, in layer order.
     std::vector<std::string> listed;
     for (const protocol::RmleBlock& b : p.rmle_blocks) listed.insert(listed.end(), b.layers.begin(), b.layers.end());
@@ -375,6 +430,7 @@ TEST_CASE("the protocol table: every model's entry covers its split points, deco
     NoGradGuard ng;
     for (const std::string& split : net->split_points()) {
       const Tensor v = net->split(split).first->forward(zeros(in));
+      if (!p.paper_decoder) continue;  // a model of no paper: decoders from the edge's shape
       if (auto d = p.paper_decoder(split, g)) CHECK(d->forward(v).shape() == in);
       if (auto s = p.paper_shadow(split, g)) CHECK(s->forward(zeros(in)).shape() == v.shape());
     }
@@ -382,6 +438,40 @@ TEST_CASE("the protocol table: every model's entry covers its split points, deco
   CHECK(protocol::model_protocol("lenet").recipe.epochs == 20);
   CHECK(protocol::model_protocol("cifar-cnn").recipe.epochs == 50);
   CHECK(protocol::model_protocol("cifar-cnn").recipe.augment);
+  CHECK(protocol::model_protocol("resnet20").recipe.augment);
+  CHECK_FALSE(protocol::model_protocol("resnet20").paper_decoder);
+}
+
+TEST_CASE("adapted_protocol: a target's own input and classes, refused where the architecture fixes them",
+          "[attack][protocol]") {
+  const protocol::ModelProtocol& r18 = protocol::model_protocol("resnet18");
+  models::ModelSpec spec = r18.spec;
+  spec.input_shape = {3, 32, 32};
+  spec.mean = {0.5};
+  const protocol::ModelProtocol p = protocol::adapted_protocol(r18, spec, 10);
+  CHECK(p.spec.name == "resnet18");
+  CHECK(p.spec.input_shape == Shape{3, 32, 32});
+  CHECK(p.classes == 10);
+  Generator g(1);
+  NoGradGuard ng;
+  CHECK(p.build(g)->forward(zeros({2, 3, 32, 32})).shape() == Shape{2, 10});
+  // The papers' networks and VGG-11 fix their input; the papers' networks their classes.
+  const protocol::ModelProtocol& cifar = protocol::model_protocol("cifar-cnn");
+  models::ModelSpec big = cifar.spec;
+  big.input_shape = {3, 64, 64};
+  CHECK_THROWS_WITH(protocol::adapted_protocol(cifar, big, 10),
+                    Catch::Contains("cifar-cnn's architecture fixes its input at (3,32,32), not (3,64,64)"));
+  CHECK_THROWS_WITH(protocol::adapted_protocol(cifar, cifar.spec, 100), Catch::Contains("cifar-cnn has 10 classes, not 100"));
+  CHECK_THROWS_WITH(protocol::adapted_protocol(protocol::model_protocol("vgg11-bn"), big, 10),
+                    Catch::Contains("fixes its input at (3,32,32)"));
+  models::ModelSpec two = r18.spec;
+  two.std = {0.2, 0.2};
+  CHECK_THROWS_WITH(protocol::adapted_protocol(r18, two, 1000), Catch::Contains("the std needs 3 values (one per channel), got 2"));
+  two.std = {0.2, 0, 0.2};
+  CHECK_THROWS_WITH(protocol::adapted_protocol(r18, two, 1000), Catch::Contains("positive and finite"));
+  models::ModelSpec oblong = r18.spec;
+  oblong.input_shape = {3, 32, 48};
+  CHECK_THROWS_WITH(protocol::adapted_protocol(r18, oblong, 1000), Catch::Contains("takes square images"));
 }
 
 TEST_CASE("the attacker's data: train, disjoint and noise sets, normalised, with clear refusals", "[attack][protocol]") {

@@ -8,12 +8,15 @@
 // its own entry in model_protocols(); nothing else keys on its name.
 #pragma once
 
+#include <cmath>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "inv/error.hpp"
+#include "inv/models/resnet.hpp"
+#include "inv/models/vgg.hpp"
 #include "inv/models/zoo.hpp"
 
 namespace inv::protocol {
@@ -49,8 +52,9 @@ struct RmleSetting {
 /// Split points that share the white-box setting of their paper split (protocol §3).
 struct RmleBlock {
   std::vector<std::string> layers;  // the split points of the block, in order
-  std::string paper_split;          // the one P1 attacks (the setting's source)
+  std::string paper_split;          // the one P1 attacks (the setting's source); "" for a model of no paper
   double lr, lambda_tv;
+  std::string source = "";          // where the setting comes from when no paper gives it ("" = the paper split's)
 };
 
 /// A split point where the query-free attack's inversion has a setting of its own (§5).
@@ -72,15 +76,59 @@ struct ModelProtocol {
   int64_t defense_rmle_iterations = 500;        // §7: the paper's attacker of the defenses
   ModuleAtSplit paper_decoder;  // §4: the paper's decoder at a split, or nullptr when it has none
   ModuleAtSplit paper_shadow;   // §5: P1 Table 5's shadow of a different structure, or nullptr
+  int64_t classes = 10;         // the outputs of the network `build` makes
+  std::string classifier_weight;  // the state_dict entry (classes, features) of the last Linear: "fc3.weight"
+  /// Builds the network with `classes` outputs (torchvision's num_classes), or nullptr when
+  /// the architecture fixes them (the papers' networks: 10).
+  std::function<models::SequentialPtr(int64_t classes, Generator&)> build_classes;
+  /// Whether the network takes any square input size (it pools globally before its
+  /// classifier): spec.input_shape's H = W is then the default, not a requirement.
+  bool any_input_size = false;
 };
 
-/// The protocols of the zoo's models, in a fixed order: lenet, cifar-cnn.
+namespace detail {
+/// The settings of a model of no paper: its rMLE blocks by the resolution of their feature
+/// maps relative to the input, as the CIFAR CNN's blocks (protocol §10): the layers
+/// computing at full resolution λ_TV 0, at half 10, at a quarter or less 1e3 (lr 1e-2);
+/// the pooled features and the classifier λ_TV 1e4 with lr 1e-3. `full`, `half`, `coarse`
+/// and `head` list the split points of each (any may be empty).
+inline std::vector<RmleBlock> blocks_by_resolution(const std::vector<std::string>& full,
+                                                   const std::vector<std::string>& half,
+                                                   const std::vector<std::string>& coarse,
+                                                   const std::vector<std::string>& head) {
+  const std::string source = "by resolution, after the CIFAR CNN's blocks (protocol §10)";
+  std::vector<RmleBlock> out;
+  if (!full.empty()) out.push_back({full, "", 1e-2, 0, source});
+  if (!half.empty()) out.push_back({half, "", 1e-2, 10, source});
+  if (!coarse.empty()) out.push_back({coarse, "", 1e-2, 1e3, source});
+  if (!head.empty()) out.push_back({head, "", 1e-3, 1e4, source});
+  return out;
+}
+
+/// "<prefix>0", ..., "<prefix><last>".
+inline std::vector<std::string> numbered(const std::string& prefix, int first, int last) {
+  std::vector<std::string> out;
+  for (int i = first; i <= last; ++i) out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+/// The lists concatenated.
+inline std::vector<std::string> concat(std::initializer_list<std::vector<std::string>> lists) {
+  std::vector<std::string> out;
+  for (const auto& l : lists) out.insert(out.end(), l.begin(), l.end());
+  return out;
+}
+}  // namespace detail
+
+/// The protocols of the models, in a fixed order: lenet, cifar-cnn (the papers'), then
+/// resnet20, resnet18, vgg11-bn (torchvision's architectures; settings by analogy, §10).
 inline const std::vector<ModelProtocol>& model_protocols() {
   static const std::vector<ModelProtocol> table = [] {
     ModelProtocol lenet;
     lenet.spec = models::lenet_spec();
     lenet.display = "LeNet";
     lenet.build = [](Generator& g) { return models::lenet(g); };
+    lenet.classifier_weight = "fc3.weight";
     lenet.recipe.epochs = 20;  // the other values are TargetRecipe's defaults (§2)
     lenet.rmle_blocks = {  // {layers}, paper split, lr, λ_TV
         {{"conv1", "ReLU1", "pool1"}, "conv1", 1e-2, 0},
@@ -94,6 +142,7 @@ inline const std::vector<ModelProtocol>& model_protocols() {
     cifar.spec = models::cifar_cnn_spec();
     cifar.display = "CIFAR-10 CNN";
     cifar.build = [](Generator& g) { return models::cifar_cnn(g); };
+    cifar.classifier_weight = "fc2.weight";
     cifar.recipe.epochs = 50;
     cifar.recipe.augment = true;
     cifar.defense_rmle_iterations = 5000;
@@ -118,12 +167,58 @@ inline const std::vector<ModelProtocol>& model_protocols() {
     cifar.paper_shadow = [](const std::string& split, Generator& g) {
       return models::paper_shadow("cifar-cnn", split, g);
     };
-    return std::vector<ModelProtocol>{lenet, cifar};
+
+    // The torchvision-style networks: no paper trains or attacks them. Their recipe is the
+    // CIFAR CNN's (§2: Adam 1e-3, batch 32, 50 epochs halving every 20, flip + affine), their
+    // defense attacker the CIFAR CNN's 5000 iterations (§7), their rMLE blocks by resolution.
+    using detail::concat;
+    using detail::numbered;
+    ModelProtocol resnet20;
+    resnet20.spec = models::resnet20_spec();
+    resnet20.display = "ResNet-20";
+    resnet20.build = [](Generator& g) { return models::resnet20(10, g); };
+    resnet20.build_classes = [](int64_t classes, Generator& g) { return models::resnet20(classes, g); };
+    resnet20.classifier_weight = "fc.weight";
+    resnet20.any_input_size = true;
+    resnet20.recipe = cifar.recipe;
+    resnet20.defense_rmle_iterations = 5000;
+    resnet20.rmle_blocks = detail::blocks_by_resolution(  // 32x32, 16x16, 8x8, pooled
+        concat({{"conv1", "bn1", "relu"}, numbered("layer1.", 0, 1), {"layer1"}}),
+        concat({numbered("layer2.", 0, 1), {"layer2"}}), concat({numbered("layer3.", 0, 1), {"layer3"}}),
+        {"avgpool", "fc"});
+
+    ModelProtocol resnet18;
+    resnet18.spec = models::resnet18_spec();
+    resnet18.display = "ResNet-18";
+    resnet18.build = [](Generator& g) { return models::resnet18(1000, g); };
+    resnet18.build_classes = [](int64_t classes, Generator& g) { return models::resnet18(classes, g); };
+    resnet18.classes = 1000;
+    resnet18.classifier_weight = "fc.weight";
+    resnet18.any_input_size = true;
+    resnet18.recipe = cifar.recipe;
+    resnet18.defense_rmle_iterations = 5000;
+    resnet18.rmle_blocks = detail::blocks_by_resolution(  // none at full resolution: conv1 has stride 2
+        {}, {"conv1", "bn1", "relu"},
+        {"maxpool", "layer1.0", "layer1", "layer2.0", "layer2", "layer3.0", "layer3", "layer4.0", "layer4"},
+        {"avgpool", "fc"});
+
+    ModelProtocol vgg;
+    vgg.spec = models::vgg11_bn_spec();
+    vgg.display = "VGG-11 (BN)";
+    vgg.build = [](Generator& g) { return models::vgg11_bn(10, g); };
+    vgg.build_classes = [](int64_t classes, Generator& g) { return models::vgg11_bn(classes, g); };
+    vgg.classifier_weight = "classifier.weight";
+    vgg.recipe = cifar.recipe;
+    vgg.defense_rmle_iterations = 5000;
+    vgg.rmle_blocks = detail::blocks_by_resolution(  // each block closes with its max pooling, as the CIFAR CNN's
+        numbered("features.", 0, 3), numbered("features.", 4, 7),
+        concat({numbered("features.", 8, 27), {"features"}}), {"classifier"});
+    return std::vector<ModelProtocol>{lenet, cifar, resnet20, resnet18, vgg};
   }();
   return table;
 }
 
-/// The names of the models with a protocol ("lenet", "cifar-cnn").
+/// The names of the models with a protocol ("lenet", "cifar-cnn", "resnet20", "resnet18", "vgg11-bn").
 inline std::vector<std::string> protocol_model_names() {
   std::vector<std::string> out;
   for (const ModelProtocol& m : model_protocols()) out.push_back(m.spec.name);
@@ -143,6 +238,47 @@ inline const ModelProtocol& model_protocol(const std::string& name) {
   std::string known;
   for (const std::string& n : protocol_model_names()) known += (known.empty() ? "" : ", ") + n;
   inv::detail::fail("unknown model '", name, "' (models: ", known, ")");
+}
+
+/// The protocol of `m` for one target: its input `spec` (shape (C, H, W) and per-channel
+/// normalisation; the name stays m's) and `classes` outputs; `build` then makes that
+/// network. The attacks build their shadows with it (attack/registry.hpp). Throws
+/// inv::Error, naming the model and what it takes, when the spec is not (C, H, W) with m's
+/// C, its H and W differ from m's where the architecture fixes them (!any_input_size) or
+/// are not equal and positive, mean or std do not hold one value per channel (or one for
+/// all), a std is not positive or a value not finite, or `classes` differs from m.classes
+/// where the architecture fixes it (no build_classes) or is not positive.
+inline ModelProtocol adapted_protocol(const ModelProtocol& m, const models::ModelSpec& spec, int64_t classes) {
+  const Shape& want = m.spec.input_shape;
+  const Shape& got = spec.input_shape;
+  INV_CHECK(got.size() == 3 && got[0] == want[0], m.spec.name, " takes images (", want[0], ", H, W), not ",
+            to_string(got));
+  if (m.any_input_size)
+    INV_CHECK(got[1] == got[2] && got[1] > 0, m.spec.name, " takes square images (", want[0],
+              ", S, S) with S > 0, not ", to_string(got));
+  else
+    INV_CHECK(got == want, m.spec.name, "'s architecture fixes its input at ", to_string(want), ", not ",
+              to_string(got));
+  for (const auto* v : {&spec.mean, &spec.std}) {
+    const char* which = v == &spec.mean ? "mean" : "std";
+    INV_CHECK(v->size() == 1 || int64_t(v->size()) == want[0], m.spec.name, ": the ", which, " needs ", want[0],
+              " values (one per channel), got ", v->size());
+    for (double x : *v)
+      INV_CHECK(std::isfinite(x) && (v == &spec.mean || x > 0), m.spec.name, ": a ", which, " value must be ",
+                v == &spec.mean ? "finite" : "positive and finite", ", got ", x);
+  }
+  INV_CHECK(classes > 0, m.spec.name, ": the number of classes must be positive, got ", classes);
+  INV_CHECK(classes == m.classes || m.build_classes, m.spec.name, " has ", m.classes, " classes, not ", classes);
+  ModelProtocol out = m;
+  out.spec.input_shape = got;
+  out.spec.mean = spec.mean;
+  out.spec.std = spec.std;
+  out.classes = classes;
+  if (classes != m.classes) {
+    const auto build = m.build_classes;
+    out.build = [build, classes](Generator& g) { return build(classes, g); };
+  }
+  return out;
 }
 
 }  // namespace inv::protocol

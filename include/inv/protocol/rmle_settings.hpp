@@ -4,7 +4,9 @@
 // Every split point of a model belongs to one block of layers, and a block shares one
 // setting: the one the reference code uses at the block's split in P1 (LeNet conv1, ReLU2
 // and fc3; the CIFAR CNN's conv11, ReLU22, ReLU32 and fc1). The query-free attack's
-// inversion has settings of its own at CIFAR conv11 and ReLU22 (§5).
+// inversion has settings of its own at CIFAR conv11 and ReLU22 (§5). The models of no
+// paper (resnet20, resnet18, vgg11-bn) have blocks by resolution with a source of their
+// own (protocol §10).
 #pragma once
 
 #include <optional>
@@ -31,7 +33,8 @@ inline const std::vector<RmleBlock>& rmle_blocks(const std::string& model) {
 }
 
 /// The white-box rMLE setting of `split` in `model` (protocol §3): its block's, 5000
-/// iterations, λ_l2 0. Throws inv::Error for an unknown model or a layer that is not one
+/// iterations, λ_l2 0; source "protocol §3" at a paper split, "per block (protocol §3)"
+/// elsewhere, the block's own source for a model of no paper. Throws inv::Error for an unknown model or a layer that is not one
 /// of its split points (naming them).
 inline RmleSetting white_box_rmle(const std::string& model, const std::string& split) {
   std::string known;
@@ -41,7 +44,9 @@ inline RmleSetting white_box_rmle(const std::string& model, const std::string& s
         RmleSetting s;
         s.lr = b.lr;
         s.lambda_tv = b.lambda_tv;
-        s.source = split == b.paper_split ? "protocol §3" : "per block (protocol §3)";
+        s.source = !b.source.empty()       ? b.source
+                   : split == b.paper_split ? "protocol §3"
+                                            : "per block (protocol §3)";
         return s;
       }
       known += (known.empty() ? "" : ", ") + layer;
