@@ -343,6 +343,29 @@ TEST_CASE("map_batches applies a function to slices of rows and joins the result
                     Catch::Contains("N >= 1"));
 }
 
+TEST_CASE("map_batches refuses results it cannot join", "[data][dataset]") {
+  const Tensor x = tensor({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {5, 2});
+  // Not one row per row of the slice.
+  CHECK_THROWS_WITH(map_batches(x, 2, [](const Tensor& b) { return slice(b, 0, 0, 1); }),
+                    Catch::Contains("f mapped rows [0, 2) to (1,2), expected 2 rows"));
+  // Another shape per row, then another dtype, after the first slice.
+  int calls = 0;
+  CHECK_THROWS_WITH(map_batches(x, 2, [&](const Tensor& b) { return ++calls == 1 ? b : reshape(b, {b.size(0), 2, 1}); }),
+                    Catch::Contains("f mapped rows [2, 4) to (2,2,1) float32, but earlier rows to (5,2) float32"));
+  calls = 0;
+  CHECK_THROWS_WITH(map_batches(x, 2, [&](const Tensor& b) { return ++calls == 1 ? b : zeros({b.size(0), 2}, kFloat64); }),
+                    Catch::Contains("(2,2) float64, but earlier rows to (5,2) float32"));
+  // A graph it would drop.
+  Tensor w = ones({5, 2});
+  w.requires_grad_(true);
+  CHECK_THROWS_WITH(map_batches(w, 2, [](const Tensor& b) { return mul(b, 2.0); }),
+                    Catch::Contains("requires gradients"));
+  {
+    NoGradGuard no_grad;
+    CHECK(equal(map_batches(w, 2, [](const Tensor& b) { return mul(b, 2.0); }), full({5, 2}, 2.0)));
+  }
+}
+
 TEST_CASE("interleave_classes: round-robin by class, each class in its own order (worked example)",
           "[data][dataset]") {
   Dataset ds;

@@ -72,17 +72,49 @@ inline Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& indices) 
 }
 
 /// f applied to consecutive slices of at most `batch` rows of x (N, ...), the results
-/// concatenated along the first dimension: f(x) for an f that treats rows independently
-/// (a network in evaluation mode), in bounded memory. Throws inv::Error when x has no rows
-/// or batch < 1.
+/// joined along the first dimension: f(x) for an f that treats rows independently (a
+/// network in evaluation mode), in bounded memory. Each slice's result is copied into the
+/// output as soon as it is computed, so the peak is the output plus one slice's result
+/// (not twice the output, as concatenating the parts at the end would be). The output
+/// records no graph: f must not return a tensor that requires gradients while gradients
+/// are enabled (run it under NoGradGuard). Throws inv::Error when x has no rows, batch < 1,
+/// f returns a tensor that requires gradients, or f's results do not have one row per row
+/// of their slice, the same shape per row and the same dtype.
 template <class F>
 Tensor map_batches(const Tensor& x, int64_t batch, F&& f) {
   INV_CHECK(x.dim() >= 1 && x.size(0) >= 1, "map_batches: expected a tensor (N, ...) with N >= 1, got shape ",
             to_string(x.shape()));
   INV_CHECK(batch >= 1, "map_batches: batch must be >= 1, got ", batch);
-  std::vector<Tensor> parts;
-  for (int64_t b = 0; b < x.size(0); b += batch) parts.push_back(f(slice(x, 0, b, std::min(x.size(0), b + batch))));
-  return parts.size() == 1 ? parts[0] : concat(parts, 0);
+  const int64_t n = x.size(0);
+  Tensor out;
+  size_t row_bytes = 0;
+  for (int64_t b = 0; b < n; b += batch) {
+    const int64_t e = std::min(n, b + batch);
+    const Tensor part = f(slice(x, 0, b, e));
+    INV_CHECK(part.defined() && part.dim() >= 1 && part.size(0) == e - b, "map_batches: f mapped rows [", b, ", ",
+              e, ") to ", part.defined() ? to_string(part.shape()) : std::string("an undefined tensor"),
+              ", expected ", e - b, " rows");
+    INV_CHECK(!(part.requires_grad() && GradMode::is_enabled()),
+              "map_batches: f returned a tensor that requires gradients (rows [", b, ", ", e,
+              ")); the joined result records no graph: run f under NoGradGuard");
+    if (e - b == n) return part;  // one slice: its result as it is
+    Shape row(part.shape().begin() + 1, part.shape().end());
+    if (!out.defined()) {
+      Shape shape = part.shape();
+      shape[0] = n;
+      out = empty(shape, part.dtype());
+      row_bytes = size_t(inv::numel(row)) * element_size(part.dtype());
+    }
+    INV_CHECK(part.dtype() == out.dtype() && row == Shape(out.shape().begin() + 1, out.shape().end()),
+              "map_batches: f mapped rows [", b, ", ", e, ") to ", to_string(part.shape()), " ",
+              dtype_name(part.dtype()), ", but earlier rows to ", to_string(out.shape()), " ",
+              dtype_name(out.dtype()), " (rows of one shape and dtype expected)");
+    const size_t elem = element_size(part.dtype());
+    std::memcpy(static_cast<uint8_t*>(out.impl().storage->data()) + size_t(b) * row_bytes,
+                static_cast<const uint8_t*>(part.impl().storage->data()) + size_t(part.impl().offset) * elem,
+                size_t(e - b) * row_bytes);
+  }
+  return out;
 }
 
 inline void Dataset::check() const {
