@@ -16,6 +16,7 @@
 #include <inv/data/dataset.hpp>
 #include <inv/data/idx.hpp>
 #include <inv/data/loader.hpp>
+#include <inv/data/row_cache.hpp>
 #include <inv/inv.hpp>
 #include <inv/io/crc32.hpp>
 #include <inv/io/gzip.hpp>
@@ -364,6 +365,57 @@ TEST_CASE("map_batches refuses results it cannot join", "[data][dataset]") {
     NoGradGuard no_grad;
     CHECK(equal(map_batches(w, 2, [](const Tensor& b) { return mul(b, 2.0); }), full({5, 2}, 2.0)));
   }
+}
+
+TEST_CASE("a RowCache returns the rows it was given, in memory and in a temporary file", "[data][row_cache]") {
+  TempDir dir;
+  Generator g(5);
+  const Tensor x = randn({7, 2, 3}, g);
+  for (RowStorage storage : {RowStorage::Memory, RowStorage::File}) {
+    CAPTURE(row_storage_name(storage));
+    RowCache cache(7, {2, 3}, storage, dir.path.string());
+    CHECK(cache.storage() == storage);
+    CHECK(cache.bytes() == 7 * 6 * 4);
+    cache.append(slice(x, 0, 0, 3));
+    cache.append(slice(x, 0, 3, 3));  // nothing
+    CHECK(cache.written() == 3);
+    CHECK_THROWS_WITH(cache.gather({3}), Catch::Contains("index 3 out of range [0, 3) (the rows appended so far)"));
+    cache.append(slice(x, 0, 3, 7));
+    CHECK(equal(cache.gather({0, 1, 2, 3, 4, 5, 6}), x));  // bitwise
+    CHECK(equal(cache.gather({6, 2, 3, 4, 2}), gather_rows(x, {6, 2, 3, 4, 2})));
+    CHECK(cache.gather({}).shape() == Shape{0, 2, 3});
+    CHECK_THROWS_WITH(cache.gather({-1}), Catch::Contains("index -1 out of range [0, 7)"));
+    CHECK_THROWS_WITH(cache.append(slice(x, 0, 0, 1)), Catch::Contains("1 rows do not fit: 7 of 7 rows"));
+  }
+  CHECK(dir.listing().empty());  // the file never had a name there (or lost it at once)
+}
+
+TEST_CASE("a RowCache keeps small caches in memory and large ones in a file", "[data][row_cache]") {
+  CHECK(RowCache(2, {3}).storage() == RowStorage::Memory);
+  CHECK(resolve_row_storage(RowStorage::Auto, kRowCacheMemoryLimit) == RowStorage::Memory);
+  CHECK(resolve_row_storage(RowStorage::Auto, kRowCacheMemoryLimit + 1) == RowStorage::File);
+  CHECK(resolve_row_storage(RowStorage::Memory, kRowCacheMemoryLimit + 1) == RowStorage::Memory);
+  CHECK(resolve_row_storage(RowStorage::File, 0) == RowStorage::File);
+  TempDir dir;
+  CHECK(RowCache(0, {3}, RowStorage::File, dir.path.string()).gather({}).shape() == Shape{0, 3});
+}
+
+TEST_CASE("a RowCache refuses bad sizes, rows and directories", "[data][row_cache]") {
+  CHECK_THROWS_WITH(RowCache(-1, {3}), Catch::Contains("rows must be >= 0, got -1"));
+  CHECK_THROWS_WITH(RowCache(2, {3, -2}), Catch::Contains("the row shape (3,-2) has a negative dimension"));
+  CHECK_THROWS_AS(RowCache(int64_t(1) << 40, {int64_t(1) << 40}), Error);  // the size overflows
+  CHECK_THROWS_WITH(RowCache(2, {3}, RowStorage::File, "/nonexistent/inv"),
+                    Catch::Contains("cannot use '/nonexistent/inv' for a temporary file"));
+  TempDir dir;
+  const std::string file = dir.file("plain");
+  io::write_file_atomic(file, std::string("x"));
+  CHECK_THROWS_WITH(RowCache(2, {3}, RowStorage::File, file), Catch::Contains("it is not a directory"));
+  RowCache cache(2, {3});
+  CHECK_THROWS_WITH(cache.append(zeros({1, 4})), Catch::Contains("expected rows (k, 3), got (1,4)"));
+  CHECK_THROWS_WITH(cache.append(zeros({3})), Catch::Contains("expected rows (k, 3), got (3)"));
+  CHECK_THROWS_WITH(cache.append(zeros({1, 3}, kFloat64)), Catch::Contains("expected float32 rows, got float64"));
+  CHECK_THROWS_WITH(cache.append(Tensor()), Catch::Contains("got an undefined tensor"));
+  CHECK(cache.written() == 0);
 }
 
 TEST_CASE("interleave_classes: round-robin by class, each class in its own order (worked example)",
