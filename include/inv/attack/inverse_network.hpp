@@ -6,13 +6,20 @@
 // target's training set, a disjoint set from the same distribution, or N(0, 1) noise
 // images. The reference code trains with Adam(1e-3, eps 1e-3, AMSGrad), batch 32, 50
 // epochs, the learning rate halved every 10 epochs, no augmentation.
+//
+// The features of X are kept for the whole training in a data::RowCache: in memory, or,
+// when they are larger than data::kRowCacheMemoryLimit (RowStorage::Auto), in a temporary
+// file that the page cache serves. Either returns the features bitwise, so the decoder
+// trains identically.
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include "inv/attack/access.hpp"
 #include "inv/attack/reconstruction.hpp"
 #include "inv/data/loader.hpp"
+#include "inv/data/row_cache.hpp"
 #include "inv/denormal.hpp"
 #include "inv/ops/loss.hpp"
 #include "inv/optim/adam.hpp"
@@ -66,33 +73,53 @@ inline std::vector<double> train_attacker_model(nn::Module& model, const TrainCo
 /// The black-box attacker: a decoder trained through an EdgeOracle.
 class InverseNetwork {
  public:
-  explicit InverseNetwork(std::shared_ptr<nn::Module> decoder, TrainConfig config = {})
-      : decoder_(std::move(decoder)), config_(config) {
+  /// `features` says where fit() keeps the features of the attacker's set (see
+  /// data::RowStorage; `directory` is the temporary file's, default_temp_directory() when
+  /// empty).
+  explicit InverseNetwork(std::shared_ptr<nn::Module> decoder, TrainConfig config = {},
+                          data::RowStorage features = data::RowStorage::Auto, std::string directory = "")
+      : decoder_(std::move(decoder)), config_(config), storage_(features), directory_(std::move(directory)) {
     INV_CHECK(decoder_ != nullptr, "InverseNetwork: the decoder is null");
     config_.validate("InverseNetwork");
   }
 
   /// Queries the oracle once on each of the attacker's images x (N, C, H, W), normalised,
-  /// then trains the decoder on the pairs (f1(x), x). Returns the mean loss per epoch.
-  /// Throws inv::Error when the decoder's output does not have the images' shape.
+  /// in slices of `query_batch` images, keeps the features (a RowCache, see the
+  /// constructor), then trains the decoder on the pairs (f1(x), x). Returns the mean loss
+  /// per epoch. Throws inv::Error when query_batch < 1, when the oracle's answer to a
+  /// slice does not have one float32 row per image, each of one shape, or when the
+  /// decoder's output does not have the images' shape.
   std::vector<double> fit(EdgeOracle& oracle, const Tensor& attacker_images, int64_t query_batch = 500) {
     INV_CHECK(attacker_images.dim() == 4 && attacker_images.size(0) >= 1,
               "InverseNetwork: expected attacker images (N, C, H, W), got ", to_string(attacker_images.shape()));
+    INV_CHECK(query_batch >= 1, "InverseNetwork: query_batch must be >= 1, got ", query_batch);
     const int64_t n = attacker_images.size(0);
-    const Tensor features =
-        data::map_batches(attacker_images, query_batch, [&](const Tensor& b) { return oracle.query(b); });
-    feature_shape_ = Shape(features.shape().begin() + 1, features.shape().end());
+    std::unique_ptr<data::RowCache> features;
+    for (int64_t b = 0; b < n; b += query_batch) {
+      const int64_t e = std::min(n, b + query_batch);
+      const Tensor f = oracle.query(slice(attacker_images, 0, b, e));
+      INV_CHECK(f.dim() >= 1 && f.size(0) == e - b, "InverseNetwork: the oracle answered ", e - b, " images with ",
+                to_string(f.shape()));
+      if (!features)
+        features = std::make_unique<data::RowCache>(n, Shape(f.shape().begin() + 1, f.shape().end()), storage_,
+                                                    directory_);
+      features->append(f);
+    }
+    feature_shape_ = features->row_shape();
+    used_storage_ = features->storage();
     {
       NoGradGuard no_grad;
       nn::ModeGuard mode(*decoder_, false);
-      const Shape out = decoder_->forward(slice(features, 0, 0, 1)).shape();
+      const Shape out = decoder_->forward(features->gather({0})).shape();
       Shape want = attacker_images.shape();
       want[0] = 1;
-      INV_CHECK(out == want, "InverseNetwork: the decoder maps features ", to_string(features.shape()), " to ",
-                to_string(out), " per sample, expected ", to_string(want));
+      Shape all{n};
+      all.insert(all.end(), feature_shape_.begin(), feature_shape_.end());
+      INV_CHECK(out == want, "InverseNetwork: the decoder maps features ", to_string(all), " to ", to_string(out),
+                " per sample, expected ", to_string(want));
     }
     return detail::train_attacker_model(*decoder_, config_, n, "inverse network", [&](const std::vector<int64_t>& idx) {
-      return mse_loss(decoder_->forward(data::gather_rows(features, idx)), data::gather_rows(attacker_images, idx));
+      return mse_loss(decoder_->forward(features->gather(idx)), data::gather_rows(attacker_images, idx));
     });
   }
 
@@ -113,10 +140,15 @@ class InverseNetwork {
   }
 
   nn::Module& decoder() { return *decoder_; }
+  /// Where the last fit() kept the features: Memory or File (Auto before any fit).
+  data::RowStorage feature_storage() const { return used_storage_; }
 
  private:
   std::shared_ptr<nn::Module> decoder_;
   TrainConfig config_;
+  data::RowStorage storage_;
+  std::string directory_;
+  data::RowStorage used_storage_ = data::RowStorage::Auto;
   Shape feature_shape_;  // of one sample, as fit() saw them (empty before fit)
 };
 
