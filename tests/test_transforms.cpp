@@ -49,6 +49,26 @@ TEST_CASE("normalize and denormalize: worked example and round trip", "[transfor
   CHECK(normalize(ones({1, 1, 1, 1}), {0.1307}, {0.3081}).item() == Approx((1 - 0.1307) / 0.3081).epsilon(1e-6));
 }
 
+TEST_CASE("normalize without a graph equals the recorded sub-then-div bitwise", "[transforms][normalize]") {
+  Generator g(3);
+  for (Dtype dt : {kFloat32, kFloat64}) {
+    for (const auto& [mean, std] : std::vector<std::pair<V, V>>{{{0.4914, 0.4822, 0.4465}, {0.247, 0.243, 0.261}},
+                                                               {{0.1307}, {0.3081}}}) {
+      const Tensor x = rand({64, 3, 32, 32}, g, dt);  // 192 planes: several chunks of parallel_for
+      const Tensor fused = normalize(x, mean, std);
+      const Tensor graph = sub(x, data_detail::channel_constants(mean, {64, 3, 32, 32, true}, dt, "t", "mean"));
+      const Tensor want = div(graph, data_detail::channel_constants(std, {64, 3, 32, 32, true}, dt, "t", "std"));
+      CHECK(equal(fused, want));
+      CHECK(equal(normalize(slice(x, 0, 2, 4), mean, std), copy_data(slice(want, 0, 2, 4))));  // a view with an offset
+      Tensor w = copy_data(x);
+      w.requires_grad_(true);
+      const Tensor recorded = normalize(w, mean, std);
+      CHECK(recorded.requires_grad());  // the differentiable path
+      CHECK(equal(recorded, want));
+    }
+  }
+}
+
 TEST_CASE("normalize and denormalize are differentiable", "[transforms][normalize]") {
   Generator gen(11);
   const Tensor x = randn({2, 3, 2, 2}, gen, kFloat64);

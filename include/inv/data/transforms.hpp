@@ -125,13 +125,38 @@ inline Tensor affine_each(const Tensor& x, const ImageDims& d, const std::vector
 
 /// (x - mean[c]) / std[c] per channel c, as torchvision.transforms.Normalize.
 /// x is (C, H, W) or (N, C, H, W); mean and std have C values (or 1 for all channels).
-/// Differentiable in x. Throws inv::Error on a wrong rank, a wrong number of values or
-/// a std value that is not positive.
+/// Differentiable in x. When no graph is recorded (x does not require gradients, or they
+/// are disabled) it runs in one pass without the intermediate x - mean, with the same
+/// rounding (the difference rounded to x's dtype, then divided): a data set is normalised
+/// with one copy of it, not two. Throws inv::Error on a wrong rank, a wrong number of
+/// values or a std value that is not positive.
 inline Tensor normalize(const Tensor& x, const std::vector<double>& mean, const std::vector<double>& std) {
   const auto d = data_detail::image_dims(x, "normalize");
   for (double s : std) INV_CHECK(s > 0, "normalize: std values must be positive, got ", s);
-  return div(sub(x, data_detail::channel_constants(mean, d, x.dtype(), "normalize", "mean")),
-             data_detail::channel_constants(std, d, x.dtype(), "normalize", "std"));
+  const Tensor m = data_detail::channel_constants(mean, d, x.dtype(), "normalize", "mean");
+  const Tensor s = data_detail::channel_constants(std, d, x.dtype(), "normalize", "std");
+  if (inv::detail::should_record({&x})) return div(sub(x, m), s);
+  Tensor out = empty_like(x);
+  const int64_t plane = d.h * d.w;
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T *src = x.data<T>(), *mv = m.data<T>(), *sv = s.data<T>();
+    T* dst = out.data<T>();
+    const bool one_m = m.numel() == 1, one_s = s.numel() == 1;
+    const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, plane));
+    parallel_for(d.n * d.c, grain, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {  // plane k is channel k % C of image k / C
+        const T mk = mv[one_m ? 0 : k % d.c], sk = sv[one_s ? 0 : k % d.c];
+        const T* in = src + k * plane;
+        T* o = dst + k * plane;
+        for (int64_t p = 0; p < plane; ++p) {
+          const T centred = in[p] - mk;  // rounded to T, as sub() stores it
+          o[p] = centred / sk;
+        }
+      }
+    });
+  });
+  return out;
 }
 
 /// The inverse of normalize: x · std[c] + mean[c]. Same shapes, checks and gradient.
