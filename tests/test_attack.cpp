@@ -8,6 +8,7 @@
 #include <inv/attack.hpp>
 #include <inv/io/checkpoint.hpp>
 #include <inv/nn/activation.hpp>
+#include <inv/nn/batchnorm.hpp>
 #include <inv/models/zoo.hpp>
 #include <inv/nn/dropout.hpp>
 #include <inv/protocol/attacker_data.hpp>
@@ -627,6 +628,32 @@ TEST_CASE("the harness runs each attack as its own header does, and reports the 
   noise.labels.clear();
   CHECK_THROWS_WITH(run_attack(*find_attack("query-free"), split, t.v, &noise, s),
                     Catch::Contains("query-free: the attacker needs labelled images"));
+}
+
+TEST_CASE("query-free inverts its trained shadow in evaluation mode, as a deployed edge with BatchNorm runs",
+          "[attack][registry]") {
+  TinyTarget t = tiny_target();
+  t.protocol.build = [](Generator& g) {  // the tiny target with a BatchNorm in its edge
+    auto m = std::make_shared<nn::Sequential>();
+    m->emplace<nn::Conv2d>("conv", 1, 4, 3, Conv2dOptions().padding(1), true, g);
+    m->emplace<nn::BatchNorm2d>("bn", 4);
+    m->emplace<nn::ReLU>("relu");
+    m->emplace<nn::Flatten>("flatten");
+    m->emplace<nn::Linear>("fc", 256, 2, true, g);
+    return m;
+  };
+  t.protocol.rmle_blocks = {{{"conv", "bn", "relu", "fc"}, "relu", 1e-2, 0}};
+  Generator g(22);
+  t.net = t.protocol.build(g);
+  t.net->eval();
+  t.v = features_of(*t.net->split("relu").first, images(3, 1, 8, 30));
+  AttackSettings s;
+  s.rmle.iterations = 5;
+  s.shadow.epochs = 1;
+  s.shadow.batch_size = 8;
+  const Reconstruction r = run_attack(*find_attack("query-free"), {&t.protocol, t.net, "relu"}, t.v, &t.data, s);
+  CHECK(r.images.shape() == Shape{3, 1, 8, 8});
+  CHECK(r.cost.iterations == 5);
 }
 
 TEST_CASE("the harness checks the target and the features before any attack starts", "[attack][registry]") {

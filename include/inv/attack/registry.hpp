@@ -224,6 +224,8 @@ inline Reconstruction query_free(const Granted& g, const Tensor& v, const Attack
   if (!paper) shadow = g.model().build(init)->split(g.split()).first;
   ShadowModel sm(shadow, seeded(s.shadow, g.seed(3), s.quiet));
   const std::vector<double> loss = sm.fit(g.cloud(), data.labelled_set());
+  // Inverted as it would be deployed: in evaluation mode (BatchNorm with its running statistics).
+  nn::ModeGuard deployed(sm.shadow(), false);
   Reconstruction r = rmle_with_progress(sm.shadow(), v, g, s);
   r.train_loss = loss;
   r.architecture = paper ? "P1 Table 5 shadow (different structure)" : "copy of the edge (same structure)";
