@@ -87,7 +87,8 @@ inv::attack::Reconstruction run_attack(Target& target, const AttackJob& job, con
   s.paper_shadow = job.attacker.shadow == "paper";
   s.seed = job.seed;
   s.quiet = job.quiet;
-  const inv::attack::SplitTarget split{&inv::protocol::model_protocol(target.spec.name), target.net, job.split};
+  // The model's protocol for this target's input and classes (the query-free shadow is built from it).
+  const inv::attack::SplitTarget split{&target.protocol, target.net, job.split};
   inv::attack::Reconstruction r = inv::attack::run_attack(*job.attack, split, features, attacker, s, deployment);
   // A decoder's MSE or a shadow's cross-entropy is of order 1 when its training works.
   if (!r.train_loss.empty() && !(r.train_loss.back() <= kDivergedLoss)) {

@@ -2,7 +2,10 @@
 //
 //   inv attack --checkpoint out/fmnist-lenet.invckpt --split ReLU2 --attack white-box
 //   inv attack --checkpoint T.invckpt --split conv1 --features v.npy --attack black-box
+//   inv attack --model resnet20 --weights R.safetensors --dataset cifar10 --split layer2.0
 //
+// The target is a checkpoint of inv (--checkpoint) or weights trained elsewhere (--weights
+// with --model: imported as import_target does, without evaluating its accuracy).
 // The attacked features are either computed from images (--images: the first test image
 // of each class, or a .npy of images with values in [0, 1]) or read from --features.
 // Writes into --out: features.npy (what was attacked), reconstructions.npy (values in
@@ -26,12 +29,16 @@ namespace cli {
 namespace {
 
 FlagSet attack_flags() {
-  FlagSet f("attack", "inv attack --checkpoint FILE --split LAYER [--attack white-box|black-box|query-free] [flags]",
+  FlagSet f("attack",
+            "inv attack (--checkpoint FILE | --model NAME --weights FILE) --split LAYER [--attack white-box|black-box|"
+            "query-free] [flags]",
             "Runs one model-inversion attack against the target of FILE split after LAYER, on the first test "
             "image of each class, on images from a .npy file, or on saved features, and writes the "
             "reconstructions, the features attacked and the metrics.");
   f.section("attack");
-  f.text("checkpoint", "FILE", "", "the target checkpoint (from inv train, or target.invckpt of a sweep); required");
+  f.text("checkpoint", "FILE", "", "the target checkpoint (from inv train, or target.invckpt of a sweep); or --weights");
+  f.choice("model", inv::protocol::protocol_model_names(), "the checkpoint's",
+           "the target network; with --weights, required (the architecture of the weights)");
   f.text("split", "LAYER", "", "the split layer: the edge computes every layer up to and including it; required");
   f.choice("attack", inv::attack::attack_names(), "white-box", "the attacker (inv/attack/registry.hpp)");
   f.text("images", "first|FILE.npy", "first",
@@ -44,6 +51,7 @@ FlagSet attack_flags() {
   f.text("dataset", "NAME|PATH", "the checkpoint's dataset",
          "where the test images (--images first) and the attacker's training images come from");
   add_common_flags(f, false, false);
+  add_input_flags(f, true);
   add_attack_flags(f);
   return f;
 }
@@ -55,6 +63,7 @@ void write_metrics(const std::string& dir, const std::string& command, const Att
   j.begin_object();
   j.key("command").value(command);
   j.key("checkpoint").value(t.path).key("model").value(t.spec.name);
+  if (t.imported()) j.key("imported").value(true).key("sha256").value(t.meta("sha256"));
   j.key("split").value(job.split).key("attack").value(job.attack->name);
   j.key("seconds").value(r.cost.seconds).key("queries").value(r.cost.queries);
   j.key("settings").begin_object();
@@ -102,13 +111,34 @@ int cmd_attack(const Args& args, const std::string& command_line) {
   FlagSet f = attack_flags();
   if (!parse_or_help(f, args)) return 0;
   if (!f.positional().empty()) throw f.error("unexpected argument '" + f.positional()[0] + "'");
-  if (!f.given("checkpoint")) throw f.error("missing --checkpoint FILE (a target checkpoint from inv train)");
+  const bool weights = f.given("weights");
+  if (!f.given("checkpoint") && !weights)
+    throw f.error("missing --checkpoint FILE (a target checkpoint from inv train), or --model NAME --weights FILE");
+  if (f.given("checkpoint") && weights) throw f.error("--checkpoint and --weights both give the target: pass one");
+  if (weights && !f.given("model"))
+    throw f.error("--weights needs --model, the architecture of the weights (" +
+                  join(inv::protocol::protocol_model_names()) + ")");
   if (!f.given("split")) throw f.error("missing --split LAYER (inv info FILE lists the layers)");
+  if (!weights)
+    for (const char* name : {"input-size", "mean", "std"})
+      if (f.given(name))
+        throw f.error(std::string("--") + name + ": --checkpoint gives a target with its own input and normalisation");
 
-  Target t = load_target(f.get_text("checkpoint", ""));
   Settings s;
-  s.model = t.spec.name;
-  read_settings(f, s);
+  Target t;
+  if (weights) {
+    s.model = f.get_text("model", "");
+    read_settings(f, s);
+    t = import_target(s.model, input_spec(s), s.weights);
+    s.imported = true;
+  } else {
+    t = load_target(f.get_text("checkpoint", ""));
+    if (f.given("model") && f.get_text("model", "") != t.spec.name)
+      throw f.error("--model " + f.get_text("model", "") + " but --checkpoint holds a " + t.spec.name);
+    s.model = t.spec.name;
+    read_settings(f, s);
+    s.imported = t.imported();
+  }
   apply_threads(s);
   const std::string split = f.get_text("split", "");
   check_split(t, split);
@@ -117,19 +147,28 @@ int cmd_attack(const Args& args, const std::string& command_line) {
     throw f.error("--attacker-set noise has no labels; the " + attack.name +
                   " attack needs labelled images (train or disjoint)");
   const std::string out = f.get_text("out", "out/attack-" + split + "-" + attack.name);
+  const bool need_test = f.get_text("images", "first") == "first" && !(f.given("features") && !f.given("images"));
+  if (weights && !f.given("dataset") && (need_test || attack.uses_attacker_data))
+    throw f.error("--weights: pass --dataset NAME|PATH, the images to attack and the attacker's");
   prepare_output_directory(out);
 
   // The private images and the features the attacker observes.
   const std::string images = f.get_text("images", "first");
-  const bool need_test = images == "first" && !(f.given("features") && !f.given("images"));
+  // An imported target's attackers take the test split when disjoint (attacker_data).
+  const int64_t holdout = t.holdout();
+  const bool test_for_attacker = attack.uses_attacker_data && holdout < 0 && s.attacker.set == "disjoint";
   s.dataset = f.get_text("dataset", t.meta("dataset", "fashion-mnist"));
   const int channels = int(t.spec.input_shape[0]);
+  const bool resizable = t.protocol.any_input_size;
   DataSource src;
   if (need_test || attack.uses_attacker_data) src = locate_target_dataset(s, f.given("dataset"), t);
   Originals originals;
+  inv::data::Dataset test;
+  if (need_test || test_for_attacker) {
+    test = load_split(src, false, channels);
+    fit_input_size(test, t.spec.input_shape, resizable, t.spec.name, src.display + " (test set)");
+  }
   if (need_test) {
-    const auto test = load_split(src, false, channels);
-    check_input_shape(test, t.spec.input_shape, t.spec.name, src.display + " (test set)");
     originals = first_of_each_class(test);
   } else if (f.given("images")) {
     originals.images = load_images_npy(images, t.spec.input_shape);
@@ -148,11 +187,14 @@ int cmd_attack(const Args& args, const std::string& command_line) {
   // The attacker's own data.
   inv::protocol::AttackerData attacker;
   if (attack.uses_attacker_data) {
-    const auto train = load_split(src, true, channels);
-    check_input_shape(train, t.spec.input_shape, t.spec.name, src.display + " (training set)");
-    const int64_t recorded = t.meta_integer("holdout", -1, 0);
-    const int64_t holdout = recorded >= 0 ? recorded : inv::protocol::holdout_size(s.target.holdout, train.size());
-    attacker = attacker_data(s, t, train, holdout);
+    inv::data::Dataset train;
+    if (!test_for_attacker) {
+      train = load_split(src, true, channels);
+      fit_input_size(train, t.spec.input_shape, resizable, t.spec.name, src.display + " (training set)");
+    }
+    // Without a recorded holdout (an imported target), the split is named (attacker_data).
+    attacker = attacker_data(s, t, train, holdout, test, need_test ? originals.indices : std::vector<int64_t>{},
+                             src.display);
   }
 
   const AttackJob job = make_job(s, split, attack);

@@ -61,7 +61,9 @@ FlagSet defend_flags() {
             "finished cells.");
   add_common_flags(f, true, true);
   f.section("defenses");
-  f.text("splits", "all|L1,L2,...", "the paper splits of the model (lenet: conv1, ReLU2, fc3)",
+  f.text("splits", "all|L1,L2,...",
+         "the paper splits of the model (lenet: conv1, ReLU2, fc3); for a model of no paper the last layer of each "
+         "of its blocks (protocol §10; resnet20: layer1, layer2, layer3, fc)",
          "split layers (all = every layer except flatten)");
   f.list("defenses", "D1,D2,...", {"none", "gaussian", "laplace", "dropout", "optimised"}, "gaussian,dropout",
          "defenses: gaussian and laplace noise, dropout, the optimised noise of protocol §9. Every split also "
@@ -87,6 +89,7 @@ FlagSet defend_flags() {
          "the target checkpoint to defend");
   f.text("out", "DIR", "out/<dataset>-<model>-<preset>, the sweep's", "output directory");
   f.boolean("reuse", "true", "reuse cells finished by an earlier run with the same settings");
+  add_input_flags(f, true);
   add_target_flags(f);
   add_attack_flags(f);
   return f;
@@ -265,6 +268,7 @@ int cmd_defend(const Args& args, const std::string& command_line) {
   FlagSet f = defend_flags();
   if (!parse_or_help(f, args)) return 0;
   if (!f.positional().empty()) throw f.error("unexpected argument '" + f.positional()[0] + "'");
+  check_weights_flags(f);
   Settings s;
   Target t;
   adopt_given_target(f, s, t);
@@ -275,7 +279,8 @@ int cmd_defend(const Args& args, const std::string& command_line) {
 
   // The grid, checked before any work.
   std::string paper_splits;
-  for (const auto& b : model.rmle_blocks) paper_splits += (paper_splits.empty() ? "" : ",") + b.paper_split;
+  for (const auto& b : model.rmle_blocks)  // a model of no paper: the output of each block
+    paper_splits += (paper_splits.empty() ? "" : ",") + (b.paper_split.empty() ? b.layers.back() : b.paper_split);
   const std::vector<std::string> splits = chosen_splits(f, s.model, paper_splits);
   std::vector<const AttackInfo*> attacks;
   for (const auto& name : f.get_list("attacks", {"white-box", "white-box-aware", "black-box", "label-only"}))
@@ -290,7 +295,7 @@ int cmd_defend(const Args& args, const std::string& command_line) {
   const bool any_labels = std::any_of(attacks.begin(), attacks.end(), [](const AttackInfo* a) { return a->needs_labels; });
   if (s.attacker.set == "noise" && any_labels)
     throw f.error("--attacker-set noise has no labels, but label-only and query-free need labelled images");
-  const std::string out = f.get_text("out", "out/" + dataset_slug(s.dataset) + "-" + s.model + "-" + s.preset);
+  const std::string out = f.get_text("out", default_out_dir(s));
   set_interrupt_note("; rerun the same command to resume (the target and the finished cells are reused)");
   inv::train::Progress progress(s.quiet);
 
@@ -299,14 +304,18 @@ int cmd_defend(const Args& args, const std::string& command_line) {
   const Workspace w = open_workspace(f, s, t, true, out + "/target.invckpt", progress);
   prepare_output_directory(out);
   prepare_output_directory(out + "/cache/defense");
-  const inv::protocol::AttackerData attacker = attacker_data(s, t, w.train, w.holdout);
   const Originals originals = first_of_each_class(w.test);
+  const inv::protocol::AttackerData attacker =
+      attacker_data(s, t, w.train, w.holdout, w.test, originals.indices, w.src.display);
   const inv::Tensor x = normalise(t, originals.images);
   std::vector<int64_t> seen;
   for (int64_t i = 0; i < w.test.size() && int64_t(seen.size()) < observed_count; ++i)
     if (std::find(originals.indices.begin(), originals.indices.end(), i) == originals.indices.end()) seen.push_back(i);
   const inv::Tensor observed_inputs = normalise(t, inv::data::gather_rows(w.test.images, seen));
-  const inv::Tensor train_inputs = normalise(t, inv::protocol::target_part(w.train, w.holdout).images);
+  // The optimised noise learns on the target's training images: for an imported target (its
+  // holdout unknown), the whole training split.
+  const inv::Tensor train_inputs =
+      normalise(t, inv::protocol::target_part(w.train, std::max<int64_t>(w.holdout, 0)).images);
 
   std::string images_key;
   for (int64_t i : originals.indices) images_key += std::to_string(i) + ",";

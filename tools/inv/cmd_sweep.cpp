@@ -33,8 +33,9 @@ namespace cli {
 namespace {
 
 FlagSet sweep_flags() {
-  FlagSet f("sweep", "inv sweep [--dataset NAME|PATH] [--model lenet|cifar-cnn] [--splits all|L1,L2] [flags]",
-            "The leakage report: trains the target (or reuses the one cached in --out, or --target), then runs "
+  FlagSet f("sweep", "inv sweep [--dataset NAME|PATH] [--model NAME [--weights FILE]] [--splits all|L1,L2] [flags]",
+            "The leakage report: trains the target (or reuses the one cached in --out, or --target, or imports "
+            "--weights), then runs "
             "every chosen attack at every chosen split layer on the first test image of each class, and writes "
             "index.html (a self-contained page), results.csv, settings.csv, results.json and the image grids. "
             "A rerun with the same settings reuses the finished target and attacks.");
@@ -44,8 +45,10 @@ FlagSet sweep_flags() {
   f.list("attacks", "A1,A2,...", inv::attack::attack_names(), join(inv::attack::undefended_attack_names()),
          "attacks to run (label-only is the baseline an attack must beat)");
   f.text("target", "FILE", "", "attack this target checkpoint instead of training one");
-  f.text("out", "DIR", "out/<dataset>-<model>-<preset>", "output directory");
+  f.text("out", "DIR", "out/<dataset>-<model>-<preset> (with --weights: out/<dataset>-<model>-<weights file>-<preset>)",
+         "output directory");
   f.boolean("reuse", "true", "reuse attacks finished by an earlier run with the same settings");
+  add_input_flags(f, true);
   add_target_flags(f);
   add_attack_flags(f);
   return f;
@@ -100,6 +103,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   FlagSet f = sweep_flags();
   if (!parse_or_help(f, args)) return 0;
   if (!f.positional().empty()) throw f.error("unexpected argument '" + f.positional()[0] + "'");
+  check_weights_flags(f);
   Settings s;
   Target t;
   adopt_given_target(f, s, t);  // the model (and the default dataset) come from --target
@@ -119,7 +123,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
                       (unlabelled.empty() ? std::string("other --attacks") : "--attacks " + join(unlabelled)) +
                       " or --attacker-set train|disjoint");
       }
-  const std::string out = f.get_text("out", "out/" + dataset_slug(s.dataset) + "-" + s.model + "-" + s.preset);
+  const std::string out = f.get_text("out", default_out_dir(s));
   set_interrupt_note("; rerun the same command to resume (the target and the finished attacks are reused)");
   inv::train::Progress progress(s.quiet);
 
@@ -131,7 +135,7 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   const Originals originals = first_of_each_class(w.test);
   const inv::Tensor x = normalise(t, originals.images);
   inv::protocol::AttackerData attacker;
-  if (any_attacker) attacker = attacker_data(s, t, w.train, w.holdout);
+  if (any_attacker) attacker = attacker_data(s, t, w.train, w.holdout, w.test, originals.indices, src.display);
 
   Report r;
   r.dataset_id = s.dataset;
@@ -143,10 +147,11 @@ int cmd_sweep(const Args& args, const std::string& command_line) {
   r.target_checkpoint = t.path;
   r.target_key = t.key();
   r.target_reused = w.target_reused;
+  r.target_imported = t.imported();
+  r.target_source = t.meta("source_file");
+  r.target_sha256 = t.meta("sha256");
   r.settings = describe(s);
-  r.settings.push_back({"target", "target", count_of(t.meta_integer("epochs", 0), "epoch") + ", seed " +
-                                                t.meta("seed") + ", trained on " +
-                                                count_of(t.meta_integer("train_images", 0), "image")});
+  r.settings.push_back({"target", "target", target_summary(t)});
   if (any_attacker) r.settings.push_back({"attacker_data", "attacker's data", attacker.description});
   for (const AttackInfo* a : attacks) r.attacks.push_back(a->name);
   r.originals = originals.images;

@@ -34,6 +34,20 @@ std::string dataset_slug(const std::string& id) {
   return name;
 }
 
+std::string default_out_dir(const Settings& s) {
+  std::string name = dataset_slug(s.dataset) + "-" + s.model;
+  if (!s.weights.empty()) name += "-" + std::filesystem::path(s.weights).stem().string();
+  return "out/" + name + "-" + s.preset;
+}
+
+std::string target_summary(const Target& t) {
+  if (t.imported())
+    return "imported from " + t.meta("source_file") + " (sha256 " + t.meta("sha256") +
+           "), trained elsewhere: no training settings known";
+  return count_of(t.meta_integer("epochs", 0), "epoch") + ", seed " + t.meta("seed") + ", trained on " +
+         count_of(t.meta_integer("train_images", 0), "image");
+}
+
 void prepare_output_directory(const std::string& dir) {
   make_directories(dir);
   check_writable(dir);
@@ -63,8 +77,40 @@ DataSource locate_target_dataset(const Settings& s, bool given, const Target& t)
 }
 
 inv::protocol::AttackerData attacker_data(const Settings& s, const Target& t, const inv::data::Dataset& train,
-                                          int64_t holdout) {
+                                          int64_t holdout, const inv::data::Dataset& test,
+                                          const std::vector<int64_t>& attacked, const std::string& dataset) {
   const inv::protocol::AttackerSet set = inv::protocol::parse_attacker_set(s.attacker.set);
+  if (holdout < 0 && set != inv::protocol::AttackerSet::Noise) {
+    // The target's training images are unknown: a split of the dataset as a whole, said so.
+    const bool disjoint = set == inv::protocol::AttackerSet::Disjoint;
+    inv::data::Dataset pool = train;
+    if (disjoint) {
+      std::vector<int64_t> keep;
+      for (int64_t i = 0; i < test.size(); ++i)
+        if (std::find(attacked.begin(), attacked.end(), i) == attacked.end()) keep.push_back(i);
+      INV_CHECK(!keep.empty(), "--attacker-set disjoint: the test split of ", dataset,
+                " has no image besides the attacked ones");
+      pool = test.subset(keep);
+    }
+    inv::protocol::AttackerData d;
+    try {
+      d = inv::protocol::make_attacker_data(pool, 0, inv::protocol::AttackerSet::Train, s.attacker.images,
+                                            t.spec.mean, t.spec.std, t.spec.input_shape, s.seed);
+    } catch (const inv::Error& e) {
+      inv::detail::fail("--attacker-set ", s.attacker.set, ": ", e.what());
+    }
+    const int64_t n = d.images.size(0);
+    d.description = disjoint ? count_of(n, "image") + " of the test split of " + dataset +
+                                   " other than the attacked ones (never seen by a target trained on the training split)"
+                             : count_of(n, "image") + " of the training split of " + dataset +
+                                   " (the imported target's own training images are unknown)";
+    if (s.attacker.images > pool.size()) d.description += " (all of the split; " + std::to_string(s.attacker.images) + " asked)";
+    std::printf("imported target: the black-box and query-free attackers use %s; --attacker-set train takes the "
+                "training split, disjoint the test split without the attacked images\n",
+                d.description.c_str());
+    std::fflush(stdout);
+    return d;
+  }
   try {
     return inv::protocol::make_attacker_data(train, holdout, set, s.attacker.images, t.spec.mean, t.spec.std,
                                              t.spec.input_shape, s.seed);
@@ -92,6 +138,24 @@ std::vector<std::string> chosen_splits(const FlagSet& f, const std::string& mode
   return out;
 }
 
+void check_weights_flags(const FlagSet& f) {
+  const bool weights = f.declares("weights") && f.given("weights");
+  const bool target = f.declares("target") && f.given("target");
+  if (weights && target) throw f.error("--weights and --target both give the target: pass one");
+  if (weights && f.declares("model") && !f.given("model"))
+    throw f.error("--weights needs --model, the architecture of the weights (" +
+                  join(inv::protocol::protocol_model_names()) + ")");
+  if (weights)
+    for (const char* name : {"epochs", "batch-size", "lr", "halve-every", "augment", "holdout"})
+      if (f.declares(name) && f.given(name))
+        throw f.error(std::string("--") + name + " sets the target's training, but --weights imports a target " +
+                      "trained elsewhere");
+  if (target)
+    for (const char* name : {"input-size", "mean", "std"})
+      if (f.declares(name) && f.given(name))
+        throw f.error(std::string("--") + name + ": --target gives a checkpoint with its own input and normalisation");
+}
+
 void adopt_given_target(const FlagSet& f, Settings& s, Target& t) {
   if (!f.given("target")) return;
   t = load_target(f.get_text("target", ""));
@@ -104,15 +168,31 @@ void adopt_given_target(const FlagSet& f, Settings& s, Target& t) {
 Workspace open_workspace(const FlagSet& f, Settings& s, Target& t, bool need_train, const std::string& target_path,
                          inv::train::Progress& progress) {
   Workspace w;
-  const bool given = f.given("target");
+  const bool given = f.given("target"), weights = !s.weights.empty();
   w.src = given ? locate_target_dataset(s, f.given("dataset"), t) : locate_dataset(s.dataset, s.data_dir);
-  const auto& spec = inv::protocol::model_protocol(s.model).spec;
-  const int channels = int(spec.input_shape[0]);
+  const inv::Shape input = given ? t.spec.input_shape : input_spec(s).input_shape;
+  const bool resizable = inv::protocol::model_protocol(s.model).any_input_size;
+  const int channels = int(input[0]);
   w.test = load_split(w.src, false, channels);
-  check_input_shape(w.test, spec.input_shape, s.model, w.src.display + " (test set)");
-  if (!given || need_train) {
+  fit_input_size(w.test, input, resizable, s.model, w.src.display + " (test set)");
+  if ((!given && !weights) || need_train) {
     w.train = load_split(w.src, true, channels);
-    check_input_shape(w.train, spec.input_shape, s.model, w.src.display + " (training set)");
+    fit_input_size(w.train, input, resizable, s.model, w.src.display + " (training set)");
+  }
+  if (weights) {
+    prepare_output_directory(parent_directory(target_path));
+    t = obtain_imported_target(s, w.src, w.test, target_path, w.target_reused);
+    s.imported = true;
+    progress.message(w.target_reused ? "reusing the imported target in " + t.path
+                                     : "imported the target from " + s.weights + " into " + t.path);
+    w.holdout = -1;
+    return w;
+  }
+  if (given && t.imported()) {
+    w.target_reused = true;
+    s.imported = true;
+    w.holdout = -1;
+    return w;
   }
   if (!given) {
     s.target.holdout = inv::protocol::holdout_size(s.target.holdout, w.train.size());
@@ -128,7 +208,10 @@ Workspace open_workspace(const FlagSet& f, Settings& s, Target& t, bool need_tra
     s.target.halve_every = t.meta_integer("halve_every", s.target.halve_every);
     s.target.augment = t.meta("augment", s.target.augment ? "true" : "false") == "true";
   }
+  // A given checkpoint without a holdout says nothing about its training images: unknown,
+  // as an imported target's (attacker_data then says which split the attackers use).
   w.holdout = s.target.holdout >= 0 ? s.target.holdout
+              : given               ? -1
               : w.train.size() > 0  ? inv::protocol::holdout_size(-1, w.train.size())
                                     : 0;
   return w;

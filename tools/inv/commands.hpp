@@ -39,6 +39,16 @@ int apply_threads(const Settings& s);
 /// A file-name-friendly name of a dataset: the name, or the last part of a path.
 std::string dataset_slug(const std::string& id);
 
+/// The output directory of sweep and defend: out/<dataset>-<model>-<preset>, and for
+/// --weights out/<dataset>-<model>-<the weights file's name without extension>-<preset>
+/// (so that an imported target does not take the place of one trained there).
+std::string default_out_dir(const Settings& s);
+
+/// The target in one line for reports: "2 epochs, seed 0, trained on 24 images", or for an
+/// imported target "imported from FILE (sha256 HEX), trained elsewhere: no training
+/// settings known".
+std::string target_summary(const Target& t);
+
 /// Creates `dir` (with its parents), checks that it is writable, removes temporaries left
 /// there by killed runs, and has the interrupt handler clean it. Throws inv::Error naming
 /// `dir` when it cannot be created or written. Called before any work starts.
@@ -52,11 +62,22 @@ void prepare_output_files(const std::vector<std::string>& paths, const std::stri
 /// checkpoint (`given` false: no --dataset), a failure says so and suggests --dataset.
 DataSource locate_target_dataset(const Settings& s, bool given, const Target& t);
 
-/// The attacker's own images (--attacker-set, --attacker-images; protocol::make_attacker_data)
-/// from the full training set `train`, of which the target held out the last `holdout`.
+/// The attacker's own images (--attacker-set, --attacker-images; protocol::make_attacker_data).
+/// When the target's holdout is known (`holdout` >= 0: trained by inv), from the full
+/// training set `train`, of which the target held out the last `holdout`. When it is not
+/// (holdout < 0: an imported target, whose training images are unknown), `train` is the
+/// whole training split and `disjoint` the test split `test` without the attacked images
+/// (`attacked`, test indices): images that a target trained on the training split never saw;
+/// then one line on stdout says which set the attackers use and how to choose the other.
 /// Throws inv::Error naming the flags when the set cannot be made.
 inv::protocol::AttackerData attacker_data(const Settings& s, const Target& t, const inv::data::Dataset& train,
-                                          int64_t holdout);
+                                          int64_t holdout, const inv::data::Dataset& test = {},
+                                          const std::vector<int64_t>& attacked = {}, const std::string& dataset = "");
+
+/// The checks of --weights against the other flags, before any work: --weights needs
+/// --model, and excludes --target and the target training flags (--epochs, ...); --target
+/// excludes --input-size, --mean and --std (the checkpoint has its own). Throws UsageError.
+void check_weights_flags(const FlagSet& f);
 
 /// The --splits (`fallback` when absent): "all" for every split point of `model`, or a list
 /// of its layers, checked before any training. Throws UsageError naming the valid layers.
@@ -73,14 +94,17 @@ struct Workspace {
   inv::data::Dataset train;  // the full training set; empty unless loaded
   inv::data::Dataset test;
   bool target_reused = false;  // the target came from a cache or from --target
-  int64_t holdout = 0;         // training images the target never saw (the last ones)
+  int64_t holdout = 0;         // training images the target never saw (the last ones); -1: unknown (imported)
 };
 
 /// Locates the dataset and loads the test set, and the training set when `need_train` or
-/// when the target must be trained. Without --target it obtains the target at `target_path`
-/// (obtain_target: reused when trained with these settings, else trained there); with
-/// --target (adopt_given_target) it copies the target's own training settings into
-/// s.target. Throws inv::Error when the data is missing or does not fit the model.
+/// when the target must be trained, both brought to the target's input (fit_input_size).
+/// With --weights it imports the target into `target_path` (obtain_imported_target: reused
+/// when the same import) and sets s.imported; without --target it obtains the target at
+/// `target_path` (obtain_target: reused when trained with these settings, else trained
+/// there); with --target (adopt_given_target) it copies the target's own training settings
+/// into s.target, or sets s.imported for an imported one. Throws inv::Error when the data
+/// is missing or does not fit the model.
 Workspace open_workspace(const FlagSet& f, Settings& s, Target& t, bool need_train, const std::string& target_path,
                          inv::train::Progress& progress);
 

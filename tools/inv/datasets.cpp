@@ -10,6 +10,8 @@
 #include <inv/data/image_folder.hpp>
 #include <inv/data/loader.hpp>
 #include <inv/data/transforms.hpp>
+#include <inv/ops/shape_ops.hpp>
+#include <inv/ops/upsample.hpp>
 
 namespace cli {
 
@@ -229,7 +231,29 @@ void check_input_shape(const Dataset& ds, const inv::Shape& input_shape, const s
                        const std::string& what) {
   const inv::Shape chw(ds.images.shape().begin() + 1, ds.images.shape().end());
   INV_CHECK(chw == input_shape, what, " has images of shape ", inv::to_string(chw), " but ", model, " expects ",
-            inv::to_string(input_shape), " (lenet: 28x28 grey, e.g. mnist or fashion-mnist; cifar-cnn: 32x32 RGB)");
+            inv::to_string(input_shape),
+            " (lenet: 28x28 grey, e.g. mnist or fashion-mnist; cifar-cnn: 32x32 RGB; vgg11-bn: 32x32 RGB; resnet20 "
+            "and resnet18: RGB, resized to --input-size)");
+}
+
+void fit_input_size(Dataset& ds, const inv::Shape& input_shape, bool resizable, const std::string& model,
+                    const std::string& what) {
+  const inv::Shape chw(ds.images.shape().begin() + 1, ds.images.shape().end());
+  if (chw == input_shape || !resizable || chw.size() != 3 || chw[0] != input_shape[0]) {
+    check_input_shape(ds, input_shape, model, what);
+    return;
+  }
+  const int64_t n = ds.size(), h = input_shape[1], w = input_shape[2];
+  inv::Tensor out = inv::empty({n, chw[0], h, w});
+  inv::NoGradGuard no_grad;
+  const auto options = inv::UpsampleOptions().size(h, w).mode(inv::UpsampleMode::Bilinear);
+  const int64_t per_image = chw[0] * h * w;
+  for (int64_t b = 0; b < n; b += 256) {  // in batches: the source and the result of one batch at a time
+    const int64_t e = std::min(n, b + 256);
+    const inv::Tensor part = inv::copy_data(inv::upsample(inv::slice(ds.images, 0, b, e), options));
+    std::copy_n(part.data<float>(), part.numel(), out.data<float>() + b * per_image);
+  }
+  ds.images = out;
 }
 
 }  // namespace cli

@@ -49,4 +49,13 @@ inv::data::Dataset load_split(const DataSource& src, bool train, int channels);
 void check_input_shape(const inv::data::Dataset& ds, const inv::Shape& input_shape, const std::string& model,
                        const std::string& what);
 
+/// Brings the images of `ds` to the model's input `input_shape` (C, H, W): unchanged when
+/// they have it; when only H and W differ and the model takes any input size (`resizable`:
+/// the ResNets, which pool globally), resized to it once, bilinearly as PyTorch's
+/// F.interpolate(mode="bilinear", align_corners=False) without antialiasing (values stay in
+/// [0, 1]; the whole split is held at the new size: 50,000 images at 224x224 take 30 GB);
+/// otherwise inv::Error as check_input_shape. `what` names the images in the message.
+void fit_input_size(inv::data::Dataset& ds, const inv::Shape& input_shape, bool resizable, const std::string& model,
+                    const std::string& what);
+
 }  // namespace cli

@@ -35,7 +35,7 @@ const std::string kUsage = std::string(
     "  sweep    every split layer x every attack on one dataset and model, with an HTML report\n"
     "           (the main job: inv sweep --dataset fashion-mnist --model lenet)\n"
     "  defend   defenses x levels x splits x attackers: the privacy-utility trade-off and a recommendation\n"
-    "  train    train a target network (" + cli::join(inv::protocol::protocol_model_names(), " or ") + ") and save a checkpoint\n"
+    "  train    train a target network (" + cli::join(inv::protocol::protocol_model_names()) + ") and save a checkpoint\n"
     "  info     print a checkpoint's metadata, layers, output shapes and split points\n"
     "  attack   run one attack (" + cli::join(inv::attack::attack_names()) + ") at one split layer\n"
     "\n"

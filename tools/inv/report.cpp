@@ -1,6 +1,7 @@
 // report.cpp: index.html, results.csv, settings.csv, results.json and the terminal table.
 #include "report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -8,6 +9,7 @@
 #include <inv/attack/registry.hpp>
 #include <inv/io/file.hpp>
 #include <inv/io/image.hpp>
+#include <inv/protocol/model_protocol.hpp>
 #include <inv/ops/shape_ops.hpp>
 
 #include "json.hpp"
@@ -51,7 +53,8 @@ double mean_of(const std::vector<double>& v) {
 }
 
 std::string model_display(const std::string& model) {
-  return model == "lenet" ? "LeNet" : model == "cifar-cnn" ? "CIFAR-10 CNN" : model;
+  const inv::protocol::ModelProtocol* m = inv::protocol::find_model_protocol(model);
+  return m ? m->display : model;
 }
 
 const Cell* Report::find(const std::string& split, const std::string& a) const {
@@ -132,9 +135,12 @@ std::string console_table(const Report& r) {
     while (!text.empty() && text.back() == ' ') text.pop_back();
     os << text << "\n";
   };
-  // Each attack takes a block of 22 characters: "  PSNR........ SSIM.*".
+  // Each attack takes a block of 22 characters: "  PSNR........ SSIM.*". The split column
+  // is 8 characters wide, or as wide as the longest split name ("features.27").
+  size_t name_width = 8;
+  for (const SplitRow& s : r.splits) name_width = std::max(name_width, s.name.size());
   char buf[256];
-  std::string head1 = "split    output    ", head2(19, ' ');
+  std::string head1 = "split" + std::string(name_width - 4, ' ') + "output    ", head2(name_width + 11, ' ');
   for (const std::string& a : r.attacks) {
     std::snprintf(buf, sizeof buf, "  %-20s", a.c_str());
     head1 += buf;
@@ -144,7 +150,7 @@ std::string console_table(const Report& r) {
   line(head1);
   line(head2);
   for (const SplitRow& s : r.splits) {
-    std::snprintf(buf, sizeof buf, "%-8s %-10s", s.name.c_str(), shape_text(s.shape, true).c_str());
+    std::snprintf(buf, sizeof buf, "%-*s %-10s", int(name_width), s.name.c_str(), shape_text(s.shape, true).c_str());
     std::string row = buf;
     for (const std::string& a : r.attacks) {
       const Cell* c = r.find(s.name, a);
@@ -235,6 +241,8 @@ std::string results_json(const Report& r) {
   j.key("accuracy_label").value(r.accuracy_label);
   j.key("test_images").value(r.test_images);
   j.key("reused").value(r.target_reused);
+  j.key("imported").value(r.target_imported);
+  if (r.target_imported) j.key("source_file").value(r.target_source).key("sha256").value(r.target_sha256);
   j.end_object();
   j.key("settings").begin_object();
   for (const auto& row : r.settings) {
@@ -434,7 +442,10 @@ std::string leakage_section(const Report& r) {
     << "<div class=\"fact\"><b>" << r.image_indices.size() << "</b><span>attacked images (first test image of "
     << "each class)</span></div>"
     << "<div class=\"fact\"><b>" << duration_text(r.seconds) << "</b><span>wall time"
-    << (r.target_reused ? " (cached target)" : " (incl. target training)") << "</span></div></div>\n";
+    << (r.target_reused     ? " (cached target)"
+        : r.target_imported ? " (incl. evaluating the imported target)"
+                            : " (incl. target training)")
+    << "</span></div></div>\n";
 
   h << "<h2>Leakage per split layer</h2>\n<p>Mean over the attacked images. <b>SSIM</b> is the papers' reference "
        "mode (the one their results use); SSIM<sub>G</sub> is the Gaussian-window SSIM of Wang et al. 2004. "
@@ -452,6 +463,9 @@ std::string leakage_section(const Report& r) {
   row("dataset", r.dataset_display + " (" + r.dataset_id + ")");
   row("model", model_display(r.model) + " (" + r.model + ")");
   row("target checkpoint", r.target_checkpoint + (r.target_reused ? " (reused from an earlier run)" : ""));
+  if (r.target_imported)
+    row("imported weights", r.target_source + " (sha256 " + r.target_sha256 +
+                                "); trained elsewhere, so no training settings are shown");
   for (const auto& s : r.settings) row(s.label, s.value);
   std::string images;
   for (size_t i = 0; i < r.image_indices.size(); ++i)
@@ -474,8 +488,12 @@ std::string leakage_section(const Report& r) {
        "learning rate take one value per block of layers, the protocol's value (§3) for the block's split in its "
        "table; query-free at cifar-cnn ReLU22 uses lr 0.1 and λ<sub>TV</sub> 2 (§5). Each attack's own "
        "settings are in results.json.</li>\n"
-    << "<li>The last held-out training images were never shown to the target; they form the attacker's set when "
-       "it is <code>disjoint</code>.</li>\n"
+    << (r.target_imported
+            ? "<li>The target is imported: which images it was trained on is unknown. The attacker's set "
+              "<code>train</code> is the dataset's training split, <code>disjoint</code> its test split without "
+              "the attacked images.</li>\n"
+            : "<li>The last held-out training images were never shown to the target; they form the attacker's set "
+              "when it is <code>disjoint</code>.</li>\n")
     << "<li>Every number is in results.csv, settings.csv and results.json next to this page; the grids are the "
        "PNG files there.</li>\n</ul>\n";
   return h.str();

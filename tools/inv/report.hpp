@@ -50,6 +50,8 @@ struct Report {
   std::string target_checkpoint;
   std::string target_key;  // what identifies the target's weights (its fingerprint and accuracy)
   bool target_reused = false;
+  bool target_imported = false;             // trained elsewhere (--weights): no training settings
+  std::string target_source, target_sha256;  // the imported weights' file and its SHA-256 (hex)
   std::vector<SettingRow> settings;  // every hyperparameter
   std::vector<SplitRow> splits;
   std::vector<std::string> attacks;  // names, in the catalogue's order or as chosen
@@ -122,7 +124,7 @@ std::string fixed(double v, int decimals);
 /// Mean of a list (NaN when empty).
 double mean_of(const std::vector<double>& v);
 
-/// "LeNet" or "CIFAR-10 CNN" for a zoo model name.
+/// The display name of a model of the protocol table ("LeNet", "CIFAR-10 CNN", "ResNet-20"), else the name.
 std::string model_display(const std::string& model);
 
 /// An attack's colour, shared by the plot and the tables: by its place in the catalogue.

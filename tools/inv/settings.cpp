@@ -70,7 +70,9 @@ void add_common_flags(FlagSet& f, bool dataset, bool model) {
            "class folders in both)");
   if (model)
     f.choice("model", inv::protocol::protocol_model_names(), "lenet",
-             "the target network (the library's protocol table, inv/protocol/model_protocol.hpp)");
+             "the target network (the library's protocol table, inv/protocol/model_protocol.hpp): the papers' lenet "
+             "(28x28 grey) and cifar-cnn (32x32 RGB); torchvision's resnet18 (224x224 RGB by default), the CIFAR "
+             "resnet20 and vgg11-bn (32x32 RGB), whose settings are taken by analogy (protocol §10)");
   f.text("data-dir", "DIR", "",
          "where to look for a named dataset first (DIR/<name>); then $INV_DATA_DIR/<name>, "
          "/usr/share/datasets/<name>, ./data/<name>");
@@ -84,15 +86,32 @@ void add_common_flags(FlagSet& f, bool dataset, bool model) {
 
 void add_target_flags(FlagSet& f) {
   f.section("target training (Adam lr, eps 1e-3, AMSGrad; cross-entropy)");
-  f.integer("epochs", "N", 1, "quick 2; paper 20 (lenet) or 50 (cifar-cnn)", "target training epochs");
+  f.integer("epochs", "N", 1, "quick 2; paper 20 (lenet) or 50 (cifar-cnn and the models of no paper, protocol §10)",
+            "target training epochs");
   f.integer("batch-size", "N", 1, "32", "target mini-batch size");
   f.real("lr", "LR", 0, true, "1e-3", "target learning rate");
   f.integer("halve-every", "N", 0, "20", "halve the target's learning rate every N epochs (0 = never)");
-  f.boolean("augment", "true for cifar-cnn, false for lenet",
+  f.boolean("augment", "false for lenet, true for the others",
             "augment target training: random horizontal flip + affine (±10°, translate 0.1, scale 0.9-1.1)");
   f.integer("holdout", "N", 0, "10000, or a sixth of the training set if smaller",
             "the last N training images are never shown to the target (pool of --attacker-set disjoint); "
             "image-folder training images are read class-interleaved, so the last N are not whole classes");
+}
+
+void add_input_flags(FlagSet& f, bool weights) {
+  f.section("the target's weights and input");
+  if (weights)
+    f.text("weights", "FILE", "",
+           "use these weights as the target instead of training one: a .safetensors file of a PyTorch state_dict "
+           "(torchvision's names, e.g. conv1.weight, layer1.0.bn1.running_mean) or an inv checkpoint, for the "
+           "network of --model; the number of classes comes from its classifier. The target is marked imported, "
+           "with the file and its sha256");
+  f.integer("input-size", "N", 1, "the model's: lenet 28, resnet18 224, the CIFAR models 32",
+            "input height and width; only the ResNets (global pooling) take another size. Dataset images of "
+            "another size are resized to it (bilinear, without antialiasing) for them");
+  f.text("mean", "M1,M2,...", "the model's: lenet 0.5; cifar-cnn and resnet18 ImageNet's; resnet20, vgg11-bn CIFAR-10's",
+         "normalisation mean, one value per input channel, for pixels in [0, 1]");
+  f.text("std", "S1,S2,...", "the model's (as --mean)", "normalisation standard deviation, one positive value per channel");
 }
 
 void add_attack_flags(FlagSet& f) {
@@ -106,7 +125,8 @@ void add_attack_flags(FlagSet& f) {
          "rMLE learning rate");
   f.real("lambda-tv", "L", 0, false,
          "per block (protocol §3): lenet conv1..pool1 0, conv2..pool2 1, fc layers 1e3; cifar-cnn block 1 0, "
-         "block 2 10, block 3 1e3, classifier 1e4; query-free at cifar-cnn ReLU22 2 (protocol §5)",
+         "block 2 10, block 3 1e3, classifier 1e4; query-free at cifar-cnn ReLU22 2 (protocol §5); resnet20, "
+         "resnet18, vgg11-bn by the resolution of the block, as cifar-cnn's (protocol §10)",
          "weight of the total-variation prior");
   f.real("lambda-l2", "L", 0, false, "0", "weight of the mean(x²) prior");
   f.section("black-box and query-free attackers");
@@ -126,12 +146,57 @@ void add_attack_flags(FlagSet& f) {
            "structure where it defines one (lenet conv1/ReLU2, cifar-cnn conv11/ReLU22; elsewhere same)");
 }
 
+namespace {
+
+/// --mean or --std: `channels` finite numbers (positive for std), comma-separated.
+std::vector<double> channel_values(const FlagSet& f, const std::string& name, const std::string& model,
+                                   int64_t channels) {
+  const std::string text = f.get_text(name, "");
+  std::vector<double> out;
+  for (const std::string& item : split_list(text)) {
+    double v = 0;
+    if (!parse_float(item, v) || (name == "std" && v <= 0))
+      throw f.error("--" + name + ": '" + item + "' is not " + (name == "std" ? "a positive number" : "a number"));
+    out.push_back(v);
+  }
+  if (int64_t(out.size()) != channels)
+    throw f.error("--" + name + ": expected " + count_of(channels, "value") + " (one per channel of " + model +
+                  "'s input), got " + std::to_string(out.size()) + " ('" + text + "')");
+  return out;
+}
+
+}  // namespace
+
+inv::models::ModelSpec input_spec(const Settings& s) {
+  inv::models::ModelSpec spec = inv::protocol::model_protocol(s.model).spec;
+  if (s.input.size > 0) spec.input_shape[1] = spec.input_shape[2] = s.input.size;
+  if (!s.input.mean.empty()) spec.mean = s.input.mean;
+  if (!s.input.std.empty()) spec.std = s.input.std;
+  return spec;
+}
+
 void read_settings(const FlagSet& f, Settings& s) {
   auto when = [&](const char* name, auto apply) {
     if (f.declares(name)) apply();
   };
   when("dataset", [&] { s.dataset = f.get_text("dataset", s.dataset); });
   when("model", [&] { s.model = f.get_text("model", s.model); });
+  when("weights", [&] { s.weights = f.get_text("weights", s.weights); });
+  const inv::protocol::ModelProtocol& model = inv::protocol::model_protocol(s.model);
+  const int64_t channels = model.spec.input_shape[0], size = model.spec.input_shape[1];
+  when("input-size", [&] {
+    s.input.size = f.get_int("input-size", 0);
+    if (s.input.size > 0 && s.input.size != size && !model.any_input_size)
+      throw f.error("--input-size " + std::to_string(s.input.size) + ": " + s.model +
+                    "'s architecture fixes its input at " + std::to_string(size) + "x" + std::to_string(size) +
+                    " (only the ResNets, which pool globally, take another size)");
+  });
+  when("mean", [&] {
+    if (f.given("mean")) s.input.mean = channel_values(f, "mean", s.model, channels);
+  });
+  when("std", [&] {
+    if (f.given("std")) s.input.std = channel_values(f, "std", s.model, channels);
+  });
   when("data-dir", [&] { s.data_dir = f.get_text("data-dir", s.data_dir); });
   when("preset", [&] { s.preset = f.get_text("preset", s.preset); });
   when("seed", [&] { s.seed = uint64_t(f.get_int("seed", int64_t(s.seed))); });
@@ -176,15 +241,20 @@ std::vector<SettingRow> describe(const Settings& s) {
   const auto& r = s.rmle;
   const auto& a = s.attacker;
   const std::string per_block = "per block (protocol §3; query-free at cifar-cnn ReLU22: §5)";
-  return {
+  std::vector<SettingRow> rows = {
       {"preset", "preset", s.preset},
       {"seed", "seed", std::to_string(s.seed)},
-      {"target_epochs", "target epochs", std::to_string(t.epochs)},
-      {"target_batch_size", "target batch size", std::to_string(t.batch_size)},
-      {"target_lr", "target learning rate", fmt(t.lr)},
-      {"target_halve_every", "target lr halved every (epochs)", std::to_string(t.halve_every)},
-      {"target_augment", "target augmentation (flip + affine)", t.augment ? "true" : "false"},
-      {"holdout", "held-out training images", std::to_string(t.holdout)},
+  };
+  if (!s.imported)
+    rows.insert(rows.end(), {
+                                {"target_epochs", "target epochs", std::to_string(t.epochs)},
+                                {"target_batch_size", "target batch size", std::to_string(t.batch_size)},
+                                {"target_lr", "target learning rate", fmt(t.lr)},
+                                {"target_halve_every", "target lr halved every (epochs)", std::to_string(t.halve_every)},
+                                {"target_augment", "target augmentation (flip + affine)", t.augment ? "true" : "false"},
+                                {"holdout", "held-out training images", std::to_string(t.holdout)},
+                            });
+  rows.insert(rows.end(), {
       {"rmle_iterations", "rMLE iterations", std::to_string(r.iterations)},
       {"rmle_lr", "rMLE learning rate", r.lr > 0 ? fmt(r.lr) : per_block},
       {"lambda_tv", "rMLE λ_TV", r.lambda_tv >= 0 ? fmt(r.lambda_tv) : per_block},
@@ -197,7 +267,8 @@ std::vector<SettingRow> describe(const Settings& s) {
       {"attacker_halve_every", "decoder/shadow lr halved every (epochs)", std::to_string(a.halve_every)},
       {"attacker_batch_size", "decoder/shadow batch size", std::to_string(a.batch_size)},
       {"shadow", "shadow architecture", a.shadow == "same" ? "same (a copy of the edge)" : "paper (P1 Table 5 where defined)"},
-  };
+  });
+  return rows;
 }
 
 }  // namespace cli

@@ -60,8 +60,18 @@ struct AttackerSettings {
   std::string shadow = "same";    // same | paper (P1 Table 5 where defined, else same)
 };
 
+/// The target's input where it is not the model's default (--input-size, --mean, --std):
+/// 0 and empty keep the model's (inv/protocol/model_protocol.hpp: its spec).
+struct InputSettings {
+  int64_t size = 0;               // H = W of the input
+  std::vector<double> mean, std;  // one value per channel
+};
+
 struct Settings {
   std::string dataset = "fashion-mnist", model = "lenet", preset = "quick", data_dir;
+  std::string weights;    // --weights: the target's weights come from this file, not from training
+  bool imported = false;  // the target's weights come from elsewhere: it has no training settings
+  InputSettings input;
   uint64_t seed = 0;
   int threads = 0;  // 0 = OpenMP's default (all cores, or OMP_NUM_THREADS)
   bool quiet = false;
@@ -99,16 +109,26 @@ std::string budget_line(const Settings& s);
 void add_common_flags(FlagSet& f, bool dataset, bool model);
 void add_target_flags(FlagSet& f);
 void add_attack_flags(FlagSet& f);
+/// --weights (when `weights`), --input-size, --mean, --std: the target's weights from a
+/// file, and its input (both also apply to a target trained by inv).
+void add_input_flags(FlagSet& f, bool weights);
 /// Reads the flags declared above into `s`, applying the preset's defaults (which depend
-/// on the model) to every value not given.
+/// on the model) to every value not given. Throws UsageError for --input-size where the
+/// model fixes its input, or --mean / --std without one value per channel (std > 0).
 void read_settings(const FlagSet& f, Settings& s);
+
+/// The input of the target of `s`: its model's spec (inv/protocol/model_protocol.hpp) with
+/// --input-size, --mean and --std applied.
+inv::models::ModelSpec input_spec(const Settings& s);
 
 /// One setting as reports show it: a machine key (JSON, CSV), a label (HTML) and the value.
 struct SettingRow {
   std::string key, label, value;
 };
 
-/// Every setting, in a fixed order.
+/// Every setting, in a fixed order; for an imported target (s.imported) without the
+/// target's training settings (epochs, batch size, learning rate, halving, augmentation,
+/// holdout), which inv never ran.
 std::vector<SettingRow> describe(const Settings& s);
 
 /// A number in the fewest significant digits (at least 6, as %g) that read back as the

@@ -3,7 +3,11 @@
 // A target checkpoint (.invckpt) holds the model's state_dict and string metadata:
 //   format=inv-target-1, model, dataset, dataset_display, accuracy_label, test_accuracy
 //   (a fraction), test_images, epochs, seed, holdout, train_images, batch_size, lr,
-//   halve_every, augment, classes (one a line), created (UTC), fingerprint.
+//   halve_every, augment, classes (one a line), created (UTC), fingerprint; and, where
+//   they differ from the model's defaults, input_size, mean and std (comma lists).
+// An imported target (--weights: weights trained elsewhere) has, instead of the training
+// settings, imported=true, source_file (absolute path), sha256 (of the file, hex) and
+// num_classes, with input_size, mean and std always; it has no holdout, epochs, seed, lr.
 // Training writes, next to the model checkpoint X.invckpt, a training checkpoint
 // X.train.invckpt (model + optimiser after every epoch, for resuming) and a CSV log X.csv.
 #pragma once
@@ -25,7 +29,8 @@ namespace cli {
 
 struct Target {
   std::shared_ptr<inv::nn::Sequential> net;
-  inv::models::ModelSpec spec;
+  inv::models::ModelSpec spec;          // its input (shape, normalisation): protocol.spec
+  inv::protocol::ModelProtocol protocol;  // the model's entry for this input and number of classes
   std::map<std::string, std::string> metadata;
   std::string path;
 
@@ -39,6 +44,12 @@ struct Target {
   double meta_number(const std::string& key, double fallback) const;
   int64_t meta_integer(const std::string& key, int64_t fallback,
                        int64_t min = std::numeric_limits<int64_t>::min()) const;
+  /// Whether the weights were trained elsewhere (metadata imported=true): the target then
+  /// has no training settings, and which training images it saw is unknown.
+  bool imported() const { return meta("imported") == "true"; }
+  /// The training images the target never saw (the last `holdout` of the training split),
+  /// or -1 when unknown (an imported target).
+  int64_t holdout() const { return meta_integer("holdout", -1, 0); }
 };
 
 /// The number `value` stored under `key` in the metadata of the checkpoint `file`, parsed
@@ -59,7 +70,26 @@ Target train_target(const Settings& s, const DataSource& src, const inv::data::D
 Target obtain_target(const Settings& s, const DataSource& src, const inv::data::Dataset& train,
                      const inv::data::Dataset& test, int64_t holdout, const std::string& model_path, bool& reused);
 
-/// Loads a target checkpoint written by train_target. Throws inv::Error naming the path
+/// A target of the model `model` with input `spec` (shape and normalisation) whose weights
+/// are read from `weights_path`: a safetensors file of a PyTorch state_dict (tensor names as
+/// PyTorch's; BatchNorm's num_batches_tracked skipped, io::load_state_dict) or an inv
+/// checkpoint (told apart by its magic; its metadata is ignored). The network has as many
+/// classes as the rows of the weights' classifier (the protocol's classifier_weight) where
+/// the architecture allows it. Loaded strictly: one inv::Error names every missing,
+/// unexpected and mis-shaped tensor and the file. Metadata: format, model, imported=true,
+/// source_file, sha256, num_classes, input_size, mean, std, fingerprint; no test accuracy.
+/// Throws inv::Error when the file cannot be read or is neither format.
+Target import_target(const std::string& model, const inv::models::ModelSpec& spec, const std::string& weights_path);
+
+/// import_target for the settings `s` (s.model, input_spec(s), s.weights), evaluated on
+/// `test` (the dataset's metadata and test accuracy added) and saved to `model_path`; or
+/// the target already at `model_path` when it is the same import (the same file contents,
+/// model, input and dataset), then `reused`. Throws inv::Error when the dataset has labels
+/// the network has no output for.
+Target obtain_imported_target(const Settings& s, const DataSource& src, const inv::data::Dataset& test,
+                              const std::string& model_path, bool& reused);
+
+/// Loads a target checkpoint written by train_target or obtain_imported_target. Throws inv::Error naming the path
 /// when the file is missing, invalid, or not a target checkpoint (for the training
 /// checkpoint X.train.invckpt: naming the model checkpoint X.invckpt to pass instead).
 Target load_target(const std::string& path);
@@ -69,10 +99,14 @@ Target load_target(const std::string& path);
 void check_split(const inv::nn::Sequential& net, const std::string& model, const std::string& split);
 void check_split(const Target& t, const std::string& split);
 
-/// Metadata, then the layer table (name, op, output shape, parameters) and the split points.
+/// Metadata (for an imported target first its file and sha256), then the layer table (name,
+/// op, output shape, parameters), the split points inside nested stages with their output
+/// shapes (layer1.0, ...), and the split points.
 std::string describe_target(Target& t);
 
-/// One layer of the target: its index in the network and its output shape for one image.
+/// One split point of the target: its depth and its output shape for one image. The depth
+/// counts the top-level layers (flatten included) and, before a nested stage, its own split
+/// points: the index of Sequential::layer_info for a network without nested stages.
 struct LayerShape {
   int64_t index;
   std::string op;

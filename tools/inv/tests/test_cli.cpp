@@ -24,7 +24,8 @@ TEST_CASE("inv --help and every subcommand's help", "[cli]") {
   std::string words;  // the help with line breaks and indentation collapsed
   for (char c : r.out)
     if (!std::isspace(static_cast<unsigned char>(c)) || (!words.empty() && words.back() != ' ')) words += std::isspace(static_cast<unsigned char>(c)) ? ' ' : c;
-  CHECK_THAT(words, Catch::Contains("target training epochs (default: quick 2; paper 20 (lenet) or 50 (cifar-cnn))"));
+  CHECK_THAT(words, Catch::Contains("target training epochs (default: quick 2; paper 20 (lenet) or 50 (cifar-cnn and the models of no "
+                                    "paper, protocol §10))"));
 
   r = run_inv({}, tmp);
   CHECK(r.code == 2);
