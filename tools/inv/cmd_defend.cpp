@@ -87,7 +87,9 @@ FlagSet defend_flags() {
   f.text("target", "FILE", "--out's target.invckpt: the sweep's, reused when trained with these settings, else "
                            "trained there",
          "the target checkpoint to defend");
-  f.text("out", "DIR", "out/<dataset>-<model>-<preset>, the sweep's", "output directory");
+  f.text("out", "DIR", "out/<dataset>-<model>-<preset> (with --weights out/<dataset>-<model>-<weights file>-<preset>), "
+                        "the sweep's",
+         "output directory");
   f.boolean("reuse", "true", "reuse cells finished by an earlier run with the same settings");
   add_input_flags(f, true);
   add_target_flags(f);
