@@ -194,6 +194,13 @@ TEST_CASE("edge_jacobian: exact for a linear edge, finite differences for a smoo
   const auto fil = dfil(*linear, concat({x, x}, 0), 0.5);
   REQUIRE(fil.size() == 2);
   CHECK(fil[0] == Approx(w2 / (0.25 * 6)).epsilon(1e-6));
+  // The σ-free part, computed once: ||J||²_F, then divided by σ²·d for each σ, bitwise alike.
+  const auto norms = jacobian_sq_norms(*linear, concat({x, x}, 0));
+  REQUIRE(norms.size() == 2);
+  CHECK(norms[0] == Approx(w2).epsilon(1e-6));
+  CHECK(dfil(norms, 0.5, 6) == fil);
+  CHECK(dfil(norms, 2.0, 6)[1] == Approx(w2 / (4.0 * 6)).epsilon(1e-6));
+  CHECK_THROWS_WITH(dfil(norms, 0.5, 0), Catch::Contains("expected d >= 1") && Catch::Contains("got 0"));
   // Smooth and non-linear, in double: against central differences.
   auto smooth = std::make_shared<nn::Sequential>();
   smooth->emplace<nn::Conv2d>("conv", 1, 2, 2, Conv2dOptions(), true, g);

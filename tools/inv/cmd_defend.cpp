@@ -172,10 +172,12 @@ std::vector<inv::defense::Defense> chosen_defenses(const FlagSet& f) {
 }
 
 /// The Fisher bound on any unbiased attacker's pixel MSE against Gaussian noise σ on the
-/// features of `edge` at the normalised images `x`: std² / dFIL (defense/fisher.hpp), the
-/// mean over the images, with std² the mean over the channels of the normalisation's.
-double fisher_bound(inv::nn::Module& edge, const inv::Tensor& x, double sigma, const Target& t) {
-  const std::vector<double> fil = inv::defense::dfil(edge, x, sigma);
+/// features of an edge, from the squared Frobenius norms of its Jacobian at the normalised
+/// images (defense/fisher.hpp: jacobian_sq_norms, computed once per split), with `d` input
+/// coordinates per image: std² / dFIL, the mean over the images, with std² the mean over
+/// the channels of the normalisation's.
+double fisher_bound(const std::vector<double>& jacobian_sq_norms, int64_t d, double sigma, const Target& t) {
+  const std::vector<double> fil = inv::defense::dfil(jacobian_sq_norms, sigma, d);
   double var = 0;
   for (double sd : t.spec.std) var += sd * sd / double(t.spec.std.size());
   double bound = 0;
@@ -337,6 +339,7 @@ int cmd_defend(const Args& args, const std::string& command_line) {
   write_all(false);  // the page says at once that this run's grid is under way
   for (const std::string& split : splits) {
     auto [edge, cloud] = t.net->split(split);
+    std::vector<double> jacobian_norms;  // ||J||²_F per image at this split, once for every σ
     std::vector<inv::defense::Defense> grid{inv::defense::Defense()};
     grid.insert(grid.end(), defenses.begin(), defenses.end());
     for (inv::defense::Defense d : grid) {
@@ -378,8 +381,14 @@ int cmd_defend(const Args& args, const std::string& command_line) {
           cell.quality.push_back(inv::metrics::evaluate(originals.images, cell.reconstructions.back()));
           cell.architecture.push_back(r.architecture);
         }
-        if (d.kind == DefenseKind::Gaussian && d.position == Position::Features)
-          cell.fisher_bound = fisher_bound(*edge, x, d.level, t);
+        if (d.kind == DefenseKind::Gaussian && d.position == Position::Features) {
+          if (jacobian_norms.empty()) {
+            progress.message("    the Fisher bound: the edge's Jacobian at " + std::to_string(x.size(0)) +
+                             " images (one backward pass per feature, once for every σ at " + split + ")");
+            jacobian_norms = inv::defense::jacobian_sq_norms(*edge, x);
+          }
+          cell.fisher_bound = fisher_bound(jacobian_norms, x.numel() / x.size(0), d.level, t);
+        }
         save_cell(cache, key, cell);
       }
       if (d.kind == DefenseKind::None && split == splits.front()) clean_accuracy = cell.accuracy;

@@ -63,20 +63,39 @@ inline Tensor edge_jacobian(nn::Module& edge, const Tensor& x, int64_t rows_per_
   return J;
 }
 
+/// ||J(x_i)||²_F for each image of x (N, C, H, W): the part of dFIL that does not depend
+/// on the noise (J per edge_jacobian, summed in double). Compute it once per split and
+/// divide by σ²·d for each noise level (dfil below).
+inline std::vector<double> jacobian_sq_norms(nn::Module& edge, const Tensor& x, int64_t rows_per_pass = 256) {
+  INV_CHECK(x.dim() == 4, "jacobian_sq_norms: expected images (N, C, H, W), got ", to_string(x.shape()));
+  std::vector<double> out;
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    const Tensor J = edge_jacobian(edge, slice(x, 0, i, i + 1), rows_per_pass);
+    double frob = 0;
+    for (double v : J.to_vector<double>()) frob += v * v;
+    out.push_back(frob);
+  }
+  return out;
+}
+
+/// dFIL = ||J||²_F / (σ²·d) from the squared Frobenius norms of jacobian_sq_norms, for
+/// Gaussian feature noise of standard deviation sigma and d input coordinates per image.
+/// Throws inv::Error unless sigma > 0 and d >= 1.
+inline std::vector<double> dfil(const std::vector<double>& jacobian_sq_norms, double sigma, int64_t d) {
+  INV_CHECK(sigma > 0 && std::isfinite(sigma), "dfil: sigma must be positive, got ", sigma);
+  INV_CHECK(d >= 1, "dfil: expected d >= 1 input coordinates, got ", d);
+  std::vector<double> out;
+  for (double frob : jacobian_sq_norms) out.push_back(frob / (sigma * sigma * double(d)));
+  return out;
+}
+
 /// dFIL of each image of x (N, C, H, W) for Gaussian feature noise of standard deviation
 /// sigma (see the header): ||J(x_i)||²_F / (σ²·d). Throws inv::Error unless sigma > 0.
 inline std::vector<double> dfil(nn::Module& edge, const Tensor& x, double sigma, int64_t rows_per_pass = 256) {
   INV_CHECK(sigma > 0 && std::isfinite(sigma), "dfil: sigma must be positive, got ", sigma);
   INV_CHECK(x.dim() == 4, "dfil: expected images (N, C, H, W), got ", to_string(x.shape()));
-  std::vector<double> out;
-  const double d = double(x.numel() / std::max<int64_t>(x.size(0), 1));
-  for (int64_t i = 0; i < x.size(0); ++i) {
-    const Tensor J = edge_jacobian(edge, slice(x, 0, i, i + 1), rows_per_pass);
-    double frob = 0;
-    for (double v : J.to_vector<double>()) frob += v * v;
-    out.push_back(frob / (sigma * sigma * d));
-  }
-  return out;
+  const int64_t d = x.numel() / std::max<int64_t>(x.size(0), 1);
+  return dfil(jacobian_sq_norms(edge, x, rows_per_pass), sigma, std::max<int64_t>(d, 1));
 }
 
 }  // namespace inv::defense
