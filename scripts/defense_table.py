@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Markdown tables from the defense.csv of `inv defend` (for docs/results.md).
 
-    scripts/defense_table.py DIR/defense.csv            every setting: accuracy, PSNR / SSIM per attacker
+    scripts/defense_table.py DIR/defense.csv            every setting: accuracy, and per attacker PSNR (dB) /
+                                                         SSIM in the reference mode / SSIM in the Gaussian mode
     scripts/defense_table.py DIR/defense.csv --smallest  per split and position: the smallest level at
                                                          which each attacker's SSIM is <= 0.3, and its accuracy
 """
@@ -32,14 +33,15 @@ if "--smallest" in sys.argv:
     sys.exit(0)
 
 bound = any(c["bound"] for c in cells.values())
-head = "| split | defense | level | accuracy | " + " | ".join(f"{a} PSNR / SSIM" for a in attacks)
+head = "| split | defense | level | accuracy | " + " | ".join(f"{a} PSNR / SSIM / SSIM-G" for a in attacks)
 head += " | white-box MSE | Fisher bound on the MSE |" if bound else " |"
 print(head)
 print("|---|---|---:|---:|" + "---:|" * len(attacks) + ("---:|---:|" if bound else ""))
 for (split, kind, pos, level), c in cells.items():
     name = "none" if kind == "none" else f"{kind} ({pos})"
     line = f"| {split} | {name} | {level:g} | {100 * c['accuracy']:.2f} % | "
-    line += " | ".join(f"{float(c[a]['psnr']):.2f} / {float(c[a]['ssim_reference']):.3f}" if a in c else ""
+    line += " | ".join(f"{float(c[a]['psnr']):.2f} / {float(c[a]['ssim_reference']):.3f} / "
+                       f"{float(c[a]['ssim_gaussian']):.3f}" if a in c else ""
                        for a in attacks) + " |"
     if bound:
         line += f" {float(c['white-box']['mse']):.4f} | {float(c['bound']):.4f} |" if c["bound"] else " | |"
