@@ -443,6 +443,19 @@ TEST_CASE("inv defend runs a defense grid, writes its report and recommends", "[
   r = run_inv(args, tmp);
   REQUIRE(r.code == 0);
   CHECK(read_text(out + "/defense.csv") == first);
+  // The Fisher bound: auto leaves it out at conv1 (8x24x24 = 4608 features per image, one
+  // backward pass each); --fisher-bound yes adds it to the cached gaussian cell, and only there.
+  CHECK(j["cells"].array[2]["defense"].string == "gaussian");
+  CHECK(j["cells"].array[2]["fisher_mse_bound"].is_null());
+  r = run_inv(with(args, {"--fisher-bound", "yes"}), tmp);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto with_bound = parse_json(read_text(out + "/defense.json"));
+  CHECK(with_bound["cells"].array[1]["fisher_mse_bound"].is_null());
+  CHECK(with_bound["cells"].array[2]["fisher_mse_bound"].number > 0);
+  for (size_t c = 0; c < 3; ++c)  // the attacks were reused, not run again
+    CHECK(with_bound["cells"].array[c]["attacks"].array[0]["psnr"].number ==
+          j["cells"].array[c]["attacks"].array[0]["psnr"].number);
   // A sweep into the same directory adds its Leakage section to the same page.
   const std::vector<std::string> sweep = with(with({"sweep", "--target", ckpt, "--dataset", data, "--splits", "conv1",
                                                     "--attacks", "white-box", "--out", out},
